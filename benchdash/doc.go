@@ -1,0 +1,2 @@
+// Package benchdash will provide the benchmark store, comparisons and dashboard. Not yet implemented.
+package benchdash

@@ -1,0 +1,3 @@
+module github.com/ringwire/ringwire/benchdash
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/ringwire/ringwire/client
+
+go 1.26

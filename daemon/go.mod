@@ -1,0 +1,3 @@
+module github.com/ringwire/ringwire/daemon
+
+go 1.26

@@ -1,0 +1,2 @@
+// Package integration will hold ringwire's end-to-end test suites. Not yet implemented.
+package integration

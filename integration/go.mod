@@ -1,0 +1,3 @@
+module github.com/ringwire/ringwire/integration
+
+go 1.26

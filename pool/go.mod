@@ -1,0 +1,3 @@
+module github.com/ringwire/ringwire/pool
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/ringwire/ringwire/protocol
+
+go 1.26

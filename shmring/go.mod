@@ -1,0 +1,3 @@
+module github.com/ringwire/ringwire/shmring
+
+go 1.26
