@@ -1,0 +1,258 @@
+// Package compare computes benchstat-style comparisons between two sets of
+// benchmark samples with golang.org/x/perf/benchmath: per benchmark and unit
+// the median, its 95% confidence interval, the delta of the medians, the
+// Mann-Whitney U-test p-value, and the geometric mean of the medians per unit.
+//
+//	res := compare.Compare(baseSamples, newSamples, compare.Options{})
+//	compare.WriteTable(os.Stdout, res, "baseline", "run 42")
+//	if regs := res.Regressions(10); len(regs) > 0 { os.Exit(1) }
+package compare
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strings"
+
+	"golang.org/x/perf/benchmath"
+)
+
+// DefaultAlpha is the significance level used when Options.Alpha is zero.
+const DefaultAlpha = 0.05
+
+// DefaultConfidence is the confidence level of the intervals when
+// Options.Confidence is zero.
+const DefaultConfidence = 0.95
+
+// Key identifies one measured quantity: a benchmark in a package, in a unit.
+type Key struct {
+	Pkg  string `json:"pkg"`
+	Name string `json:"name"`
+	Unit string `json:"unit"`
+}
+
+// Less orders keys by unit, then package, then name, the order of the table.
+func (k Key) Less(o Key) bool { return CompareKeys(k, o) < 0 }
+
+// CompareKeys orders keys by unit rank (time first), package and name.
+func CompareKeys(a, b Key) int {
+	if c := cmp.Compare(unitRank(a.Unit), unitRank(b.Unit)); c != 0 {
+		return c
+	}
+	return cmp.Or(cmp.Compare(a.Unit, b.Unit), cmp.Compare(a.Pkg, b.Pkg), cmp.Compare(a.Name, b.Name))
+}
+
+func unitRank(u string) int {
+	switch u {
+	case "sec/op":
+		return 0
+	case "B/s":
+		return 1
+	case "B/op":
+		return 2
+	case "allocs/op":
+		return 3
+	}
+	return 4
+}
+
+// Sample is every measurement of one Key in one run.
+type Sample struct {
+	Key
+	Values []float64 `json:"values"`
+}
+
+// Summary is the center of a sample and its confidence interval. Lo and Hi
+// are infinite when the sample is too small for the requested confidence.
+type Summary struct {
+	N      int     `json:"n"`
+	Center float64 `json:"center"`
+	Lo     float64 `json:"lo"`
+	Hi     float64 `json:"hi"`
+}
+
+// Summarize computes the median and its confidence interval (at
+// DefaultConfidence) of values, which need not be sorted.
+func Summarize(values []float64) Summary {
+	if len(values) == 0 {
+		return Summary{Center: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
+	}
+	s := benchmath.NewSample(slices.Clone(values), &benchmath.DefaultThresholds)
+	sum := benchmath.AssumeNothing.Summary(s, DefaultConfidence)
+	return Summary{N: len(values), Center: sum.Center, Lo: sum.Lo, Hi: sum.Hi}
+}
+
+// Change classifies a row of a comparison.
+type Change int
+
+// The kinds of change. A change is significant only when the U-test rejects
+// the hypothesis that both samples come from one distribution.
+const (
+	Unchanged   Change = 0  // not significant, or equal centers
+	Improvement Change = 1  // significantly better
+	Regression  Change = -1 // significantly worse
+)
+
+// String returns "regression", "improvement" or "unchanged".
+func (c Change) String() string {
+	switch c {
+	case Improvement:
+		return "improvement"
+	case Regression:
+		return "regression"
+	}
+	return "unchanged"
+}
+
+// Row is the comparison of one Key. Old or New is absent (N == 0) when the
+// benchmark ran on one side only; then DeltaPct and P are NaN.
+type Row struct {
+	Key
+	Old, New    Summary
+	DeltaPct    float64 // (new/old - 1) × 100; NaN when not comparable
+	P           float64 // Mann-Whitney U-test p-value; NaN when not comparable
+	Significant bool    // P < alpha
+	Change      Change
+	// Worse is how much worse, in percent, new is than old in the unit's
+	// direction (positive is worse); NaN when not comparable.
+	Worse float64
+}
+
+// Geomean is the geometric mean of the centers of the rows in one unit that
+// ran on both sides.
+type Geomean struct {
+	Unit     string  `json:"unit"`
+	Old      float64 `json:"old"`
+	New      float64 `json:"new"`
+	DeltaPct float64 `json:"delta_pct"`
+	N        int     `json:"n"`
+}
+
+// Result is a full comparison: rows in table order and one geomean per unit.
+type Result struct {
+	Rows     []Row
+	Geomeans []Geomean
+	Alpha    float64
+}
+
+// Options tune a comparison; the zero value uses DefaultAlpha.
+type Options struct {
+	// Alpha is the significance level of the U-test (default 0.05).
+	Alpha float64
+}
+
+// HigherIsBetter reports whether larger values of unit are improvements:
+// rates, units ending in "/s", are; everything else (time, bytes and
+// allocations per op, custom metrics) is lower-is-better.
+func HigherIsBetter(unit string) bool { return strings.HasSuffix(unit, "/s") }
+
+// Compare compares the samples of a new run against those of a base run.
+// Samples with the same Key on one side are merged.
+func Compare(old, new []Sample, opts Options) Result {
+	alpha := opts.Alpha
+	if alpha <= 0 {
+		alpha = DefaultAlpha
+	}
+	th := benchmath.Thresholds{CompareAlpha: alpha}
+	oldm, newm := merge(old), merge(new)
+	keys := make([]Key, 0, len(oldm)+len(newm))
+	for k := range oldm {
+		keys = append(keys, k)
+	}
+	for k := range newm {
+		if _, ok := oldm[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, CompareKeys)
+	res := Result{Alpha: alpha, Rows: make([]Row, 0, len(keys))}
+	for _, k := range keys {
+		res.Rows = append(res.Rows, compareOne(k, oldm[k], newm[k], &th))
+	}
+	res.Geomeans = geomeans(res.Rows)
+	return res
+}
+
+func merge(samples []Sample) map[Key][]float64 {
+	m := make(map[Key][]float64, len(samples))
+	for _, s := range samples {
+		m[s.Key] = append(m[s.Key], s.Values...)
+	}
+	return m
+}
+
+func compareOne(k Key, old, new []float64, th *benchmath.Thresholds) Row {
+	row := Row{Key: k, DeltaPct: math.NaN(), P: math.NaN(), Worse: math.NaN()}
+	row.Old = Summarize(old)
+	row.New = Summarize(new)
+	if len(old) == 0 || len(new) == 0 {
+		return row
+	}
+	s1 := benchmath.NewSample(slices.Clone(old), th)
+	s2 := benchmath.NewSample(slices.Clone(new), th)
+	c := benchmath.AssumeNothing.Compare(s1, s2)
+	row.P = c.P
+	row.Significant = c.P < c.Alpha
+	switch {
+	case row.Old.Center == row.New.Center:
+		row.DeltaPct = 0
+	case row.Old.Center != 0:
+		row.DeltaPct = (row.New.Center/row.Old.Center - 1) * 100
+	}
+	if !math.IsNaN(row.DeltaPct) {
+		row.Worse = row.DeltaPct
+		if HigherIsBetter(k.Unit) {
+			row.Worse = -row.DeltaPct
+		}
+		if row.Significant && row.Worse > 0 {
+			row.Change = Regression
+		} else if row.Significant && row.Worse < 0 {
+			row.Change = Improvement
+		}
+	}
+	return row
+}
+
+func geomeans(rows []Row) []Geomean {
+	type acc struct {
+		logOld, logNew float64
+		n              int
+	}
+	byUnit := map[string]*acc{}
+	var units []string
+	for _, r := range rows {
+		if r.Old.N == 0 || r.New.N == 0 || !(r.Old.Center > 0) || !(r.New.Center > 0) {
+			continue
+		}
+		a := byUnit[r.Unit]
+		if a == nil {
+			a = &acc{}
+			byUnit[r.Unit] = a
+			units = append(units, r.Unit)
+		}
+		a.logOld += math.Log(r.Old.Center)
+		a.logNew += math.Log(r.New.Center)
+		a.n++
+	}
+	out := make([]Geomean, 0, len(units))
+	for _, u := range units {
+		a := byUnit[u]
+		g := Geomean{Unit: u, N: a.n, Old: math.Exp(a.logOld / float64(a.n)), New: math.Exp(a.logNew / float64(a.n))}
+		g.DeltaPct = (g.New/g.Old - 1) * 100
+		out = append(out, g)
+	}
+	return out
+}
+
+// Regressions returns the rows that are significant regressions worse than
+// thresholdPct percent, worst first.
+func (r Result) Regressions(thresholdPct float64) []Row {
+	var out []Row
+	for _, row := range r.Rows {
+		if row.Change == Regression && row.Worse > thresholdPct {
+			out = append(out, row)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Row) int { return cmp.Compare(b.Worse, a.Worse) })
+	return out
+}
