@@ -70,7 +70,8 @@ type Config[T any] struct {
 
 	// IdleTimeout is how long a resource beyond MinIdle may sit idle
 	// before the background maintenance destroys it, shrinking the pool
-	// after a burst. Negative never shrinks. Default (zero):
+	// after a burst. Idle time is measured at MaintenanceInterval
+	// granularity. Negative never shrinks. Default (zero):
 	// DefaultIdleTimeout, 5 min.
 	IdleTimeout time.Duration
 
