@@ -1,0 +1,340 @@
+// Package cli implements the benchdash command line: bench, ingest, save,
+// compare, serve and rebuild. Run is the whole program, so that tests drive
+// it in-process:
+//
+//	code := cli.Run(ctx, []string{"compare", "-against", "baseline"}, os.Stdout, os.Stderr)
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ringwire/ringwire/benchdash/compare"
+	"github.com/ringwire/ringwire/benchdash/store"
+)
+
+// Defaults of the command-line flags.
+const (
+	DefaultDB        = "bench/benchdash.db"
+	DefaultResults   = "bench/results"
+	DefaultThreshold = 10.0
+	DefaultAddr      = "127.0.0.1:8080"
+)
+
+// Exit codes of Run.
+const (
+	ExitOK      = 0 // success
+	ExitFailure = 1 // an error, or a significant regression beyond the threshold
+	ExitUsage   = 2 // bad command line
+)
+
+const usage = `usage: benchdash <command> [flags] [args]
+
+commands:
+  bench    [-db F] [-results D] [-count 6] [-benchtime 100ms] [-bench RE] [-threshold 10] [-machine L] DIR...
+           run the benchmarks of the module directories, record, ingest and compare them
+           against this machine's baseline; exit 1 on a significant regression
+  ingest   [-db F] [-machine L] [-branch B] [-commit C] FILE...
+           store benchmark results files (go test -bench output)
+  save     [-db F] [-results D] [-run ID|latest] [-name default]
+           mark a run as its machine's baseline
+  compare  [-db F] [-run ID|latest] [-against baseline|previous|commit:SHA|run:ID] [-threshold 10]
+           print a benchstat-style comparison; exit 1 on a significant regression
+  serve    [-db F] [-results D] [-addr 127.0.0.1:8080]
+           serve the dashboard
+  rebuild  [-db F] [-results D]
+           recreate the database from the results files
+`
+
+type env struct {
+	ctx            context.Context
+	stdout, stderr io.Writer
+}
+
+func (e *env) printf(format string, args ...any) { fmt.Fprintf(e.stdout, format, args...) }
+func (e *env) errorf(format string, args ...any) {
+	fmt.Fprintf(e.stderr, "benchdash: "+format+"\n", args...)
+}
+
+// Run runs the benchdash command line args (without the program name) and
+// returns the process exit code: ExitOK, ExitFailure or ExitUsage.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return ExitUsage
+	}
+	cmds := map[string]func(*env, []string) int{
+		"bench":   cmdBench,
+		"ingest":  cmdIngest,
+		"save":    cmdSave,
+		"compare": cmdCompare,
+		"serve":   cmdServe,
+		"rebuild": cmdRebuild,
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return ExitOK
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		e.errorf("unknown command %q", args[0])
+		fmt.Fprint(stderr, usage)
+		return ExitUsage
+	}
+	return cmd(e, args[1:])
+}
+
+func (e *env) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("benchdash "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs
+}
+
+// parse parses flags allowing them after positional arguments too.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func (e *env) open(path string) (*store.Store, int) {
+	st, err := store.Open(e.ctx, path)
+	if err != nil {
+		e.errorf("%v", err)
+		return nil, ExitFailure
+	}
+	return st, ExitOK
+}
+
+func cmdIngest(e *env, args []string) int {
+	fs := e.flags("ingest")
+	db := fs.String("db", DefaultDB, "database file")
+	var o store.Overrides
+	fs.StringVar(&o.Machine, "machine", "", "machine label (default: the file's machine: line, else hostname and CPU model)")
+	fs.StringVar(&o.Branch, "branch", "", "branch (default: the file's branch: line)")
+	fs.StringVar(&o.Commit, "commit", "", "commit (default: the file's commit: line)")
+	files, err := parse(fs, args)
+	if err != nil {
+		return ExitUsage
+	}
+	if len(files) == 0 {
+		e.errorf("ingest: no files given")
+		return ExitUsage
+	}
+	st, code := e.open(*db)
+	if st == nil {
+		return code
+	}
+	defer st.Close()
+	code = ExitOK
+	for _, f := range files {
+		if err := e.ingestFile(st, f, o); err != nil {
+			e.errorf("%v", err)
+			code = ExitFailure
+		}
+	}
+	return code
+}
+
+func (e *env) ingestFile(st *store.Store, path string, o store.Overrides) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && o.Time.IsZero() {
+		o.Time = fi.ModTime()
+	}
+	run, err := store.Parse(f, filepath.Base(path), o)
+	if err != nil {
+		return fmt.Errorf("%s refused, nothing stored: %w", path, err)
+	}
+	res, err := st.Ingest(e.ctx, run)
+	if errors.Is(err, store.ErrDuplicate) {
+		e.printf("%s: already ingested as run %d (same content); not stored again\n", path, res.RunID)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	e.printf("%s: run %d (%d benchmark×unit, machine %q, commit %q, branch %q)\n", path, res.RunID, len(run.Samples), run.Machine, run.Commit, run.Branch)
+	for _, c := range res.Comparisons {
+		e.printf("  vs %s run %d: %d regressions, %d improvements\n", c.Kind, c.BaseID, c.Regressions, c.Improvements)
+	}
+	return nil
+}
+
+func cmdSave(e *env, args []string) int {
+	fs := e.flags("save")
+	db := fs.String("db", DefaultDB, "database file")
+	results := fs.String("results", DefaultResults, "results directory; baselines.json there records baselines for rebuild")
+	runSpec := fs.String("run", "latest", "run id, or latest")
+	name := fs.String("name", store.DefaultBaseline, "baseline name")
+	if _, err := parse(fs, args); err != nil {
+		return ExitUsage
+	}
+	st, code := e.open(*db)
+	if st == nil {
+		return code
+	}
+	defer st.Close()
+	id, err := st.ResolveRun(e.ctx, *runSpec, "")
+	if err != nil {
+		e.errorf("save: %v", err)
+		return ExitFailure
+	}
+	run, err := st.GetRun(e.ctx, id)
+	if err != nil {
+		e.errorf("save: %v", err)
+		return ExitFailure
+	}
+	if err := e.saveBaseline(st, run, *name, *results); err != nil {
+		e.errorf("save: %v", err)
+		return ExitFailure
+	}
+	e.printf("run %d (commit %s) is now baseline %q of machine %q\n", id, run.Commit, *name, run.Machine)
+	return ExitOK
+}
+
+func (e *env) saveBaseline(st *store.Store, run *store.RunInfo, name, results string) error {
+	if err := st.SetBaseline(e.ctx, run.Machine, name, run.ID); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(results); err == nil && fi.IsDir() {
+		return writeBaselines(e.ctx, st, results)
+	}
+	return nil
+}
+
+func cmdCompare(e *env, args []string) int {
+	fs := e.flags("compare")
+	db := fs.String("db", DefaultDB, "database file")
+	runSpec := fs.String("run", "latest", "run id, or latest")
+	against := fs.String("against", "baseline", "baseline, previous, commit:SHA or run:ID")
+	threshold := fs.Float64("threshold", DefaultThreshold, "fail on significant regressions worse than this many percent")
+	if _, err := parse(fs, args); err != nil {
+		return ExitUsage
+	}
+	st, code := e.open(*db)
+	if st == nil {
+		return code
+	}
+	defer st.Close()
+	id, err := st.ResolveRun(e.ctx, *runSpec, "")
+	if err != nil {
+		e.errorf("compare: %v", err)
+		return ExitFailure
+	}
+	run, err := st.GetRun(e.ctx, id)
+	if err != nil {
+		e.errorf("compare: %v", err)
+		return ExitFailure
+	}
+	baseID, label, err := resolveBase(e.ctx, st, run, *against)
+	if err != nil {
+		e.errorf("compare: %v", err)
+		return ExitFailure
+	}
+	regs, err := e.compareRuns(st, baseID, run, label, *threshold)
+	if err != nil {
+		e.errorf("compare: %v", err)
+		return ExitFailure
+	}
+	if regs > 0 {
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+func resolveBase(ctx context.Context, st *store.Store, run *store.RunInfo, against string) (int64, string, error) {
+	switch {
+	case against == "baseline" || strings.HasPrefix(against, "baseline:"):
+		name := strings.TrimPrefix(strings.TrimPrefix(against, "baseline"), ":")
+		id, err := st.GetBaseline(ctx, run.Machine, name)
+		if err != nil {
+			return 0, "", fmt.Errorf("%w (benchdash save marks one)", err)
+		}
+		return id, "baseline", nil
+	case against == "previous":
+		id, err := st.Previous(ctx, run.ID)
+		return id, "previous", err
+	case strings.HasPrefix(against, "commit:"):
+		sha := strings.TrimPrefix(against, "commit:")
+		id, err := st.RunByCommit(ctx, sha, run.Machine)
+		return id, "commit " + sha, err
+	case strings.HasPrefix(against, "run:"):
+		id, err := st.ResolveRun(ctx, strings.TrimPrefix(against, "run:"), "")
+		return id, fmt.Sprintf("run %d", id), err
+	}
+	return 0, "", fmt.Errorf("bad -against %q: want baseline, previous, commit:SHA or run:ID", against)
+}
+
+// compareRuns prints the comparison of run against base and returns the
+// number of significant regressions beyond threshold.
+func (e *env) compareRuns(st *store.Store, baseID int64, run *store.RunInfo, label string, threshold float64) (int, error) {
+	base, err := st.GetRun(e.ctx, baseID)
+	if err != nil {
+		return 0, err
+	}
+	oldS, err := st.Samples(e.ctx, baseID)
+	if err != nil {
+		return 0, err
+	}
+	newS, err := st.Samples(e.ctx, run.ID)
+	if err != nil {
+		return 0, err
+	}
+	res := compare.Compare(oldS, newS, compare.Options{})
+	e.printf("machine: %s\n", run.Machine)
+	e.printf("base:    run %d, %s, commit %s, %s\n", base.ID, label, base.Commit, base.Time.Format(time.RFC3339))
+	e.printf("new:     run %d, commit %s, %s\n\n", run.ID, run.Commit, run.Time.Format(time.RFC3339))
+	if err := compare.WriteTable(e.stdout, res, fmt.Sprintf("run %d", base.ID), fmt.Sprintf("run %d", run.ID)); err != nil {
+		return 0, err
+	}
+	regs := res.Regressions(threshold)
+	if len(regs) == 0 {
+		e.printf("\nno significant regression beyond %g%%\n", threshold)
+		return 0, nil
+	}
+	e.printf("\n%d significant regressions beyond %g%%:\n", len(regs), threshold)
+	for _, r := range regs {
+		e.printf("  %s %s: %+.2f%% (p=%.3f)\n", r.Name, r.Unit, r.DeltaPct, r.P)
+	}
+	return len(regs), nil
+}
+
+// listResults returns the .txt files of dir in name order (the names start
+// with the date, so this is time order).
+func listResults(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, de := range ents {
+		if !de.IsDir() && strings.HasSuffix(de.Name(), ".txt") {
+			out = append(out, filepath.Join(dir, de.Name()))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}

@@ -1,0 +1,3 @@
+module example.com/slowfixture
+
+go 1.26

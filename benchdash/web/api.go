@@ -1,0 +1,72 @@
+package web
+
+import (
+	"math"
+	"time"
+
+	"github.com/ringwire/ringwire/benchdash/compare"
+	"github.com/ringwire/ringwire/benchdash/store"
+)
+
+// JSON cannot carry NaN or ±Inf: these shapes turn them into null.
+
+func num(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+type jsonSummary struct {
+	N      int      `json:"n"`
+	Center *float64 `json:"center"`
+	Lo     *float64 `json:"lo"`
+	Hi     *float64 `json:"hi"`
+}
+
+func jsonSum(s compare.Summary) jsonSummary {
+	return jsonSummary{N: s.N, Center: num(s.Center), Lo: num(s.Lo), Hi: num(s.Hi)}
+}
+
+type jsonRow struct {
+	BenchID     int64       `json:"bench_id"`
+	Pkg         string      `json:"pkg"`
+	Name        string      `json:"name"`
+	Unit        string      `json:"unit"`
+	Old         jsonSummary `json:"old"`
+	New         jsonSummary `json:"new"`
+	DeltaPct    *float64    `json:"delta_pct"`
+	P           *float64    `json:"p"`
+	Significant bool        `json:"significant"`
+	Change      string      `json:"change"`
+	Delta       string      `json:"delta"` // as shown: "~", "+12.34%", "?"
+}
+
+func jsonRows(rows []store.DeltaRow) []jsonRow {
+	out := make([]jsonRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, jsonRow{BenchID: r.BenchID, Pkg: r.Pkg, Name: r.Name, Unit: r.Unit, Old: jsonSum(r.Old), New: jsonSum(r.New),
+			DeltaPct: num(r.DeltaPct), P: num(r.P), Significant: r.Significant, Change: r.Change.String(), Delta: compare.FormatDelta(r.Row)})
+	}
+	return out
+}
+
+type jsonPoint struct {
+	RunID      int64       `json:"run_id"`
+	Time       time.Time   `json:"time"`
+	Machine    string      `json:"machine"`
+	Branch     string      `json:"branch"`
+	Commit     string      `json:"commit"`
+	Summary    jsonSummary `json:"summary"`
+	Regression float64     `json:"regression_pct"`
+	Baseline   bool        `json:"baseline"`
+}
+
+func jsonPoints(pts []store.Point) []jsonPoint {
+	out := make([]jsonPoint, 0, len(pts))
+	for _, p := range pts {
+		out = append(out, jsonPoint{RunID: p.RunID, Time: p.Time, Machine: p.Machine, Branch: p.Branch, Commit: p.Commit,
+			Summary: jsonSum(p.Summary), Regression: p.Regression, Baseline: p.Baseline})
+	}
+	return out
+}

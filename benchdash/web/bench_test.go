@@ -1,0 +1,122 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ringwire/ringwire/benchdash/compare"
+	"github.com/ringwire/ringwire/benchdash/store"
+)
+
+const (
+	perfRuns       = 1000
+	perfBenchmarks = 200
+	perfSamples    = 10
+)
+
+// perfDB returns a database of 1,000 runs × 200 benchmarks × 10 samples on
+// two machines, built once (one transaction, prepared statements) and
+// cached in the temporary directory.
+func perfDB(b *testing.B) *store.Store {
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("benchdash-pages-%dx%dx%d-v%d.db", perfRuns, perfBenchmarks, perfSamples, store.SchemaVersion))
+	ctx := context.Background()
+	if st, err := store.Open(ctx, path); err == nil {
+		if _, n, err := st.ListRuns(ctx, store.RunFilter{Limit: 1}); err == nil && n == perfRuns {
+			return st
+		}
+		st.Close()
+	}
+	os.Remove(path)
+	os.Remove(path + "-wal")
+	os.Remove(path + "-shm")
+	tmp := path + ".building"
+	os.Remove(tmp)
+	st, err := store.Open(ctx, tmp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := rand.New(rand.NewPCG(1, 2))
+	err = st.Bulk(ctx, func(batch *store.Batch) error {
+		for i := 0; i < perfRuns; i++ {
+			machine := []string{"ci-box (Xeon)", "laptop (M2)"}[i%2]
+			run := &store.Run{
+				Hash: fmt.Sprintf("perf-%d", i), Commit: fmt.Sprintf("%040x", i), Branch: "main", Machine: machine,
+				Time: t0.Add(time.Duration(i) * time.Hour), GOOS: "linux", GOARCH: "amd64", Source: fmt.Sprintf("perf-%d.txt", i),
+			}
+			for j := 0; j < perfBenchmarks; j++ {
+				center := float64(100 * (j + 1))
+				if i%50 == 49 && j == i%perfBenchmarks {
+					center *= 1.3
+				}
+				vals := make([]float64, perfSamples)
+				for k := range vals {
+					vals[k] = center * (1 + 0.02*(r.Float64()*2-1))
+				}
+				run.Samples = append(run.Samples, compare.Sample{Key: compare.Key{Pkg: "example.com/ringwire/perf", Name: fmt.Sprintf("Op%03d-2", j), Unit: "sec/op"}, Values: vals})
+			}
+			res, err := batch.Add(run)
+			if err != nil {
+				return err
+			}
+			if i < 2 {
+				if err := batch.SetBaseline(machine, "", res.RunID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st.Close()
+	b.Logf("built %s in %v", path, time.Since(start).Round(time.Millisecond))
+	if err := os.Rename(tmp, path); err != nil {
+		b.Fatal(err)
+	}
+	os.Remove(tmp + "-wal")
+	os.Remove(tmp + "-shm")
+	st, err = store.Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
+// BenchmarkPages times each page on a database of 1,000 runs × 200
+// benchmarks × 10 samples and reports ms/page (target: under 100).
+func BenchmarkPages(b *testing.B) {
+	st := perfDB(b)
+	defer st.Close()
+	h := New(st, Options{})
+	pages := []struct{ name, url string }{
+		{"runs", "/"},
+		{"runs-filtered", "/?machine=laptop+%28M2%29&branch=main"},
+		{"run", "/runs/750"},
+		{"history", "/bench/100?unit=sec/op"},
+		{"history-machine", "/bench/100?unit=sec/op&machine=ci-box+%28Xeon%29"},
+		{"regressions", "/regressions"},
+		{"regressions-baseline", "/regressions?kind=baseline&unit=sec/op"},
+		{"api-run", "/api/runs/750"},
+	}
+	for _, p := range pages {
+		b.Run(p.name, func(b *testing.B) {
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest("GET", p.url, nil))
+				if rec.Code != 200 {
+					b.Fatalf("GET %s: %d %s", p.url, rec.Code, rec.Body)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e6, "ms/page")
+		})
+	}
+}
