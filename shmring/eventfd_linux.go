@@ -1,0 +1,114 @@
+package shmring
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// one is the value written to an eventfd to signal it.
+var one = [8]byte{1}
+
+// newEventfd creates a non-blocking eventfd served by Go's netpoller. The
+// descriptor number is returned too, for passing it to the peer: calling
+// Fd on the file would switch the shared file description to blocking mode.
+func newEventfd() (int, *os.File, error) {
+	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return -1, nil, fmt.Errorf("shmring: eventfd: %w", err)
+	}
+	return fd, os.NewFile(uintptr(fd), "shmring-eventfd"), nil
+}
+
+// adoptEventfd checks that a descriptor received from the peer is an eventfd,
+// makes it non-blocking and hands it to the netpoller. On error fd is left
+// open for the caller to close.
+func adoptEventfd(fd int) (*os.File, error) {
+	link, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil {
+		return nil, fmt.Errorf("shmring: inspect received fd: %w", err)
+	}
+	if link != "anon_inode:[eventfd]" {
+		return nil, fmt.Errorf("%w: received %q where an eventfd was expected", ErrCorrupt, link)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return nil, fmt.Errorf("shmring: set eventfd non-blocking: %w", err)
+	}
+	return os.NewFile(uintptr(fd), "shmring-eventfd"), nil
+}
+
+// signal adds one to an eventfd, waking whoever is parked on it. The os.File
+// keeps the descriptor alive while the write runs, so a concurrent Close
+// cannot make it hit a reused descriptor number.
+func signal(f *os.File) {
+	_, _ = f.Write(one[:])
+}
+
+// waiter parks one direction of a connection on its eventfd: at most one
+// goroutine waits on it at a time (the direction's mutex holder).
+type waiter struct {
+	f       *os.File
+	rc      syscall.RawConn
+	readFn  func(fd uintptr) bool
+	wakeFn  func()
+	buf     [8]byte
+	spinMax time.Duration
+	spin    time.Duration // adaptive bound, in [spinMax/16, spinMax]
+}
+
+func newWaiter(f *os.File, spin time.Duration) (*waiter, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("shmring: eventfd raw conn: %w", err)
+	}
+	w := &waiter{f: f, rc: rc, spinMax: spin, spin: spin}
+	w.readFn = w.read
+	w.wakeFn = w.wake
+	return w, nil
+}
+
+// read drains the eventfd counter; false asks the netpoller to wait.
+func (w *waiter) read(fd uintptr) bool {
+	for {
+		_, err := unix.Read(int(fd), w.buf[:])
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EAGAIN):
+			return false
+		default:
+			return true
+		}
+	}
+}
+
+// park blocks the goroutine (not an OS thread) in the netpoller until the
+// eventfd is signalled, the file's read deadline passes, or it is closed.
+func (w *waiter) park() error {
+	err := w.rc.Read(w.readFn)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return os.ErrDeadlineExceeded
+	}
+	return err
+}
+
+// wake signals the waiter's own eventfd: used by Close, by peer-death
+// detection and by context cancellation to unpark a local waiter.
+func (w *waiter) wake() { signal(w.f) }
+
+// adapt sets the spin bound after a wait that parked and lasted waited in
+// all: had the peer answered within twice the maximum spin, spinning longer
+// would have saved the park, so spin fully; otherwise the peer is slow or
+// idle, and the spin shrinks (to 1/16 of the maximum) to save the CPU.
+func (w *waiter) adapt(waited time.Duration) {
+	if waited <= 2*w.spinMax {
+		w.spin = w.spinMax
+	} else {
+		w.spin = max(w.spinMax/16, w.spin/2)
+	}
+}

@@ -1,0 +1,127 @@
+package shmring
+
+import (
+	"math/bits"
+	"time"
+)
+
+// Ring size limits. Ring capacities are powers of two in
+// [MinRingSize, MaxRingSize].
+const (
+	MinRingSize = 4 << 10
+	MaxRingSize = 1 << 30
+
+	// DefaultRingSize is the capacity Dial requests for each direction
+	// unless WithRingSize says otherwise.
+	DefaultRingSize = 1 << 20
+	// DefaultMaxRingSize is the largest capacity a Listener grants unless
+	// WithMaxRingSize says otherwise.
+	DefaultMaxRingSize = 16 << 20
+	// DefaultMaxMessage is the largest message ReadMsg accepts unless
+	// WithMaxMessage says otherwise.
+	DefaultMaxMessage = 16 << 20
+	// DefaultHandshakeTimeout bounds the setup exchange on the Unix socket.
+	DefaultHandshakeTimeout = 5 * time.Second
+	// DefaultSpin is how long a waiting call spins before it parks, at most.
+	DefaultSpin = 5 * time.Microsecond
+)
+
+// Option configures Listen or Dial. Options that concern only one side are
+// ignored by the other, as documented on each.
+type Option func(*config)
+
+type config struct {
+	ringSize         int
+	maxRingSize      int
+	maxMessage       int
+	handshakeTimeout time.Duration
+	spin             time.Duration
+	admit            func(PeerInfo) ([]byte, bool)
+	allowUIDs        []uint32
+}
+
+func defaultConfig() config {
+	return config{
+		ringSize:         DefaultRingSize,
+		maxRingSize:      DefaultMaxRingSize,
+		maxMessage:       DefaultMaxMessage,
+		handshakeTimeout: DefaultHandshakeTimeout,
+		spin:             DefaultSpin,
+	}
+}
+
+func buildConfig(opts []Option) config {
+	c := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	return c
+}
+
+// WithRingSize sets the capacity Dial requests for each direction, rounded up
+// to a power of two within [MinRingSize, MaxRingSize]. The listener may grant
+// less (WithMaxRingSize); Conn.RingSizes reports what was granted. Default
+// DefaultRingSize (1 MiB). Used by Dial.
+func WithRingSize(n int) Option { return func(c *config) { c.ringSize = n } }
+
+// WithMaxRingSize caps the capacity a Listener grants per direction, rounded
+// down to a power of two within [MinRingSize, MaxRingSize]. Default
+// DefaultMaxRingSize (16 MiB). Used by Listen.
+func WithMaxRingSize(n int) Option { return func(c *config) { c.maxRingSize = n } }
+
+// WithMaxMessage bounds the size of one message ReadMsg reassembles; a peer
+// announcing a larger one gets ErrTooLarge and the connection is closed.
+// WriteMsg refuses larger messages too. Default DefaultMaxMessage (16 MiB).
+func WithMaxMessage(n int) Option { return func(c *config) { c.maxMessage = n } }
+
+// WithHandshakeTimeout bounds the setup exchange on the Unix socket (Dial
+// also honours its context). Default DefaultHandshakeTimeout (5 s).
+func WithHandshakeTimeout(d time.Duration) Option {
+	return func(c *config) { c.handshakeTimeout = d }
+}
+
+// WithSpin sets how long, at most, a call waiting for data or space spins
+// before it parks on its eventfd. The spin adapts below this bound: it
+// shrinks while spinning does not pay off. Zero parks at once. Default
+// DefaultSpin (5 µs).
+func WithSpin(d time.Duration) Option { return func(c *config) { c.spin = d } }
+
+// WithAdmit installs the listener's admission hook. It runs for every
+// dialer after the uid check, before any memory is allocated; returning
+// ok=false refuses the connection and sends reason (at most 64 KiB) to the
+// dialer, whose Dial returns a *RefusedError carrying it. Default: admit all.
+// Used by Listen.
+func WithAdmit(fn func(peer PeerInfo) (reason []byte, ok bool)) Option {
+	return func(c *config) { c.admit = fn }
+}
+
+// WithAllowUIDs lets peers running as the given uids connect, in addition to
+// the current effective uid (always allowed). Both Listen and Dial check the
+// other side's uid. Default: only the current uid.
+func WithAllowUIDs(uids ...uint32) Option {
+	return func(c *config) { c.allowUIDs = append(c.allowUIDs[:len(c.allowUIDs):len(c.allowUIDs)], uids...) }
+}
+
+// roundRingSize rounds n up to a power of two within the ring limits.
+func roundRingSize(n int) uint64 {
+	if n <= MinRingSize {
+		return MinRingSize
+	}
+	if n >= MaxRingSize {
+		return MaxRingSize
+	}
+	return 1 << bits.Len64(uint64(n)-1)
+}
+
+// floorRingSize rounds n down to a power of two within the ring limits.
+func floorRingSize(n int) uint64 {
+	if n <= MinRingSize {
+		return MinRingSize
+	}
+	if n >= MaxRingSize {
+		return MaxRingSize
+	}
+	return 1 << (bits.Len64(uint64(n)) - 1)
+}
