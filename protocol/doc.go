@@ -46,10 +46,10 @@
 //
 // Reader and Writer carry frames over an io.Reader and io.Writer (the
 // socket transport) with reused and pooled buffers: zero allocations per
-// frame in steady state, and never a buffer larger than the maximum
-// payload. After the handshake grants FeatureZstd, EnableCompression on
-// both turns on zstd for large payloads; decompression is bounded by the
-// maximum too.
+// frame in steady state, and never a buffer larger than one frame of the
+// maximum size, allocated only once that frame's header is validated.
+// After the handshake grants FeatureZstd, EnableCompression on both turns
+// on zstd for large payloads; decompression is bounded by the maximum too.
 //
 //	w := protocol.NewWriter(conn)
 //	r := protocol.NewReader(conn, protocol.WithMaxPayload(1<<20))

@@ -77,6 +77,7 @@ type Reader struct {
 	big      *[]byte // a pooled buffer for a large frame, or nil
 	dbuf     *[]byte // a pooled buffer holding the last decompressed payload
 	r, w     int     // unread bytes are buf[r:w]
+	rerr     error   // an error the underlying reader returned with data
 	max      int
 	compress bool
 	err      error // sticky
@@ -166,10 +167,14 @@ func (r *Reader) fill() error {
 		r.grow()
 	}
 	for range 100 {
-		n, err := r.rd.Read(r.buf[r.w:])
-		r.w += n
+		n, err := 0, r.rerr
+		if err == nil {
+			n, err = r.rd.Read(r.buf[r.w:])
+			r.w += n
+		}
 		switch {
 		case n > 0:
+			r.rerr = err // for the next call, once these bytes are used
 			return nil
 		case err == io.EOF && r.w == 0:
 			return io.EOF

@@ -143,6 +143,34 @@ func TestReaderShortAndBadStreams(t *testing.T) {
 	}
 }
 
+// TestReaderErrorWithData: an error returned together with data comes
+// after the frames in that data, even if the reader never repeats it.
+func TestReaderErrorWithData(t *testing.T) {
+	boom := errors.New("boom")
+	frame := AppendFrame(nil, MsgHeartbeat, FlagRequest, 1, []byte("abc"))
+	r := NewReader(&onceErrReader{data: frame, err: boom})
+	if f, err := r.ReadFrame(); err != nil || f.ID != 1 {
+		t.Fatalf("frame before the error: %v %v", f, err)
+	}
+	if _, err := r.ReadFrame(); err != boom {
+		t.Fatalf("error after the data: %v", err)
+	}
+}
+
+// onceErrReader returns its data and err in one call, then 0, nil.
+type onceErrReader struct {
+	data []byte
+	err  error
+}
+
+func (o *onceErrReader) Read(p []byte) (int, error) {
+	n := copy(p, o.data)
+	o.data = o.data[n:]
+	err := o.err
+	o.err = nil
+	return n, err
+}
+
 // zeroReader returns 0, nil forever.
 type zeroReader struct{}
 
