@@ -108,7 +108,9 @@ func (r *Reader) Buffered() int { return r.w - r.r }
 // and ErrMalformed (a compressed payload that is too large or invalid), or
 // come from the underlying reader. Errors about one frame's payload
 // (ErrProtocol, and the compression errors) are not sticky: the next
-// frame can be read.
+// frame can be read. With them ReadFrame also returns that frame's Type,
+// Flags and ID (and no payload), so the caller can answer it, as SPEC.md
+// "Bad frames" says.
 func (r *Reader) ReadFrame() (Frame, error) {
 	if r.err != nil {
 		return Frame{}, r.err
@@ -212,19 +214,21 @@ func (r *Reader) grow() {
 }
 
 // decompress replaces f's payload with its decompression into a pooled
-// buffer and clears FlagCompressed.
+// buffer and clears FlagCompressed. On error it returns f's header with no
+// payload.
 func (r *Reader) decompress(f Frame) (Frame, error) {
+	hdr := Frame{Type: f.Type, Flags: f.Flags, ID: f.ID}
 	if !r.compress {
-		return Frame{}, fmt.Errorf("%w: compressed %v id=%d but compression was not negotiated", ErrProtocol, f.Type, f.ID)
+		return hdr, fmt.Errorf("%w: compressed %v id=%d but compression was not negotiated", ErrProtocol, f.Type, f.ID)
 	}
 	n, err := decompressedSize(f.Payload, r.max)
 	if err != nil {
-		return Frame{}, err
+		return hdr, err
 	}
 	r.dbuf = getBuf(max(n, 1), r.max)
 	out, err := decompress(*r.dbuf, f.Payload, n)
 	if err != nil {
-		return Frame{}, err
+		return hdr, err
 	}
 	f.Payload = out
 	f.Flags &^= FlagCompressed

@@ -233,8 +233,8 @@ func TestReaderCompressionErrors(t *testing.T) {
 
 	// Not negotiated: an error for that frame, then the stream goes on.
 	r := NewReader(bytes.NewReader(append(bytes.Clone(good), next...)))
-	if _, err := r.ReadFrame(); !errors.Is(err, ErrProtocol) {
-		t.Fatalf("compressed frame before EnableCompression: %v", err)
+	if f, err := r.ReadFrame(); !errors.Is(err, ErrProtocol) || f.ID != 1 || f.Type != MsgToolResult || f.Payload != nil {
+		t.Fatalf("compressed frame before EnableCompression: %v, %v", f, err)
 	}
 	if f, err := r.ReadFrame(); err != nil || string(f.Payload) != "next" {
 		t.Fatalf("frame after a refused compressed one: %v %v", f, err)
@@ -273,7 +273,11 @@ func TestReaderCompressionErrors(t *testing.T) {
 		allocated := bytesAllocated(func() {
 			r := NewReader(bytes.NewReader(append(compressedFrame(t, 1, tt.z), next...)),
 				WithCompression(0), WithMaxPayload(tt.max))
-			_, err = r.ReadFrame()
+			var f Frame
+			f, err = r.ReadFrame()
+			if f.ID != 1 || f.Type != MsgToolResult || !f.Flags.Has(FlagCompressed) || f.Payload != nil {
+				t.Errorf("%s: the failed frame's header: %v", tt.name, f)
+			}
 			if f, err := r.ReadFrame(); err != nil || string(f.Payload) != "next" {
 				t.Errorf("%s: frame after: %v %v", tt.name, f, err)
 			}
