@@ -1,3 +1,22 @@
 module github.com/ringwire/ringwire/client
 
-go 1.26
+go 1.26.0
+
+require (
+	github.com/ringwire/ringwire/pool v0.0.0
+	github.com/ringwire/ringwire/protocol v0.0.0
+	github.com/ringwire/ringwire/shmring v0.0.0
+)
+
+require (
+	github.com/google/flatbuffers v25.12.19+incompatible // indirect
+	github.com/klauspost/compress v1.20.4 // indirect
+	go.uber.org/goleak v1.3.0
+	golang.org/x/sys v0.50.0 // indirect
+)
+
+replace (
+	github.com/ringwire/ringwire/pool => ../pool
+	github.com/ringwire/ringwire/protocol => ../protocol
+	github.com/ringwire/ringwire/shmring => ../shmring
+)

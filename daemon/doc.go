@@ -1,2 +1,30 @@
-// Package daemon will provide ringwired, the ringwire daemon. Not yet implemented.
+// Package daemon is ringwired, the ringwire daemon, as a library: a Server
+// that accepts sessions over shared-memory rings (shmring) and/or plain
+// Unix sockets, performs the protocol handshake, and routes each request
+// frame by message type to a Handler registered on a Mux, the way
+// net/http routes paths. Completions (a Provider; MockProvider needs no
+// network) and tool calls are ordinary handlers; applications register
+// their own types from 0x8000.
+//
+// Each session serves its requests concurrently (up to Config.MaxInflight),
+// multiplexes responses and stream frames by request id, and applies
+// per-stream flow control: a handler's ResponseWriter.Send blocks once the
+// client holds StreamWindow unacknowledged frames of that stream, until the
+// client grants credit with MsgCredit. A Cancel from the client cancels the
+// handler's context. Bad input (garbage, a bad CRC, an oversized length, an
+// unknown type, frames before the handshake, a reused id) gets an Error
+// frame and closes that session only.
+//
+// Usage:
+//
+//	srv, err := daemon.New(daemon.Config{SocketPath: "/run/user/1000/ringwire/ringwired.sock"})
+//	if err != nil {
+//		return err
+//	}
+//	srv.Mux().HandleFunc(0x8001, func(ctx context.Context, w daemon.ResponseWriter, r *daemon.Request) {
+//		w.Respond(0x8001, r.Payload) // echo
+//	})
+//	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+//	defer stop()
+//	return srv.Serve(ctx) // drains on ctx's end, then sends Disconnect
 package daemon

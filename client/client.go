@@ -1,0 +1,346 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringwire/ringwire/pool"
+	"github.com/ringwire/ringwire/protocol"
+)
+
+// Client is a connection to a ringwire daemon: a small pool of sessions
+// (WithConns), each multiplexing calls. It is safe for concurrent use.
+// Every call takes a context; when it ends before the answer, the client
+// sends Cancel and returns ctx.Err() at once.
+//
+// A dead daemon is noticed at once (the socket reaches EOF) or, when idle,
+// by heartbeats; calls in flight then fail with ErrConnLost, and calls
+// while it is down with ErrUnavailable (both retryable, see IsRetryable).
+// The client reconnects by itself on the next call, but never retries a
+// call.
+type Client struct {
+	path   string
+	o      options
+	pool   *pool.Pool[*conn]
+	closed atomic.Bool
+
+	bmu       sync.Mutex
+	backoff   time.Duration
+	nextDial  time.Time
+	lastError error
+}
+
+// Dial connects to the daemon whose socket is socketPath (for the socket
+// transport, socketPath + StreamSuffix). Unless WithLazyDial is given it
+// makes one connection before returning, so a daemon that is not running
+// or refuses is reported here.
+func Dial(ctx context.Context, socketPath string, opts ...Option) (*Client, error) {
+	cl := &Client{path: socketPath, o: defaultOptions()}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&cl.o)
+		}
+	}
+	if cl.o.transport != TransportShm && cl.o.transport != TransportSocket {
+		return nil, fmt.Errorf("client: unknown transport %q", cl.o.transport)
+	}
+	p, err := pool.New(pool.Config[*conn]{
+		Constructor:          cl.construct,
+		Destructor:           func(c *conn) { c.close() },
+		HealthCheck:          func(_ context.Context, c *conn) error { return cl.health(c) },
+		HealthCheckAfterIdle: -1,
+		HealthCheckPeriod:    -1,
+		MaxSize:              cl.o.conns,
+		MinIdle:              cl.o.conns, // keep every connection up: the pool redials in the background
+		IdleTimeout:          -1,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cl.pool = p
+	if !cl.o.lazy {
+		r, err := cl.pool.Acquire(ctx)
+		if err != nil {
+			cl.pool.Close(context.Background())
+			return nil, cl.dialErr(ctx, err)
+		}
+		r.Release()
+	}
+	return cl, nil
+}
+
+func (cl *Client) health(c *conn) error {
+	if c.alive() {
+		return nil
+	}
+	return ErrConnLost
+}
+
+// construct dials one connection, pausing between failed attempts.
+func (cl *Client) construct(ctx context.Context) (*conn, error) {
+	cl.bmu.Lock()
+	if wait := time.Until(cl.nextDial); wait > 0 {
+		err := cl.lastError
+		cl.bmu.Unlock()
+		return nil, err
+	}
+	cl.bmu.Unlock()
+	c, err := dialConn(ctx, cl.path, &cl.o)
+	cl.bmu.Lock()
+	defer cl.bmu.Unlock()
+	if err != nil {
+		if !errors.Is(err, ErrRefused) && !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrProtocol) {
+			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		cl.backoff = min(max(2*cl.backoff, time.Millisecond), cl.o.maxBackoff)
+		cl.nextDial = time.Now().Add(cl.backoff)
+		cl.lastError = err
+		return nil, err
+	}
+	cl.backoff, cl.nextDial, cl.lastError = 0, time.Time{}, nil
+	return c, nil
+}
+
+func (cl *Client) dialErr(ctx context.Context, err error) error {
+	if errors.Is(err, pool.ErrClosed) {
+		return ErrClosed
+	}
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+// conn returns a live connection, dialing one if needed.
+func (cl *Client) conn(ctx context.Context) (*conn, error) {
+	if cl.closed.Load() {
+		return nil, ErrClosed
+	}
+	r, err := cl.pool.Acquire(ctx)
+	if err != nil {
+		return nil, cl.dialErr(ctx, err)
+	}
+	c := r.Value()
+	r.Release()
+	return c, nil
+}
+
+// Close closes every connection (sending Disconnect); calls in flight fail
+// with ErrClosed. It is safe to call more than once.
+func (cl *Client) Close() error {
+	if cl.closed.Swap(true) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := cl.pool.Close(ctx); err != nil && !errors.Is(err, pool.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+// Ping sends a Heartbeat and returns the round-trip time.
+func (cl *Client) Ping(ctx context.Context) (time.Duration, error) {
+	c, err := cl.conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return c.ping(ctx)
+}
+
+// AppendCall sends a request of message type typ with payload and appends
+// the response payload to dst. An Error answer is returned as a
+// *protocol.Error. It allocates nothing in steady state when dst has room;
+// use it for application message types (0x8000+) and hot paths.
+func (cl *Client) AppendCall(ctx context.Context, dst []byte, typ protocol.MsgType, payload []byte) ([]byte, protocol.MsgType, error) {
+	c, err := cl.conn(ctx)
+	if err != nil {
+		return dst, 0, err
+	}
+	p := getPending()
+	defer putPending(p)
+	if err := c.start(ctx, typ, payload, p); err != nil {
+		return dst, 0, err
+	}
+	if err := c.wait(ctx, p); err != nil {
+		return dst, 0, err
+	}
+	return append(dst, p.payload...), p.typ, nil
+}
+
+// Call sends a request of message type typ and returns the response's type
+// and payload (a new slice). An Error answer is returned as a
+// *protocol.Error. Streamed answers need CompleteStream.
+func (cl *Client) Call(ctx context.Context, typ protocol.MsgType, payload []byte) (protocol.MsgType, []byte, error) {
+	b, t, err := cl.AppendCall(ctx, nil, typ, payload)
+	return t, b, err
+}
+
+// callMsg encodes m, calls, and decodes the answer into out, which must be
+// the expected response type.
+func (cl *Client) callMsg(ctx context.Context, m protocol.Message, out protocol.Message) error {
+	c, err := cl.conn(ctx)
+	if err != nil {
+		return err
+	}
+	p := getPending()
+	defer putPending(p)
+	if err := c.start(ctx, m.MsgType(), p.enc.Encode(m), p); err != nil {
+		return err
+	}
+	if err := c.wait(ctx, p); err != nil {
+		return err
+	}
+	if p.typ != out.MsgType() {
+		return fmt.Errorf("%w: %v answered with %v", ErrProtocol, m.MsgType(), p.typ)
+	}
+	if err := out.Unmarshal(p.payload); err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	return nil
+}
+
+// Complete asks for a completion and waits for the whole reply. req.Stream
+// is ignored (treated as false).
+func (cl *Client) Complete(ctx context.Context, req *protocol.CompletionRequest) (*protocol.CompletionResponse, error) {
+	r := *req
+	r.Stream = false
+	var resp protocol.CompletionResponse
+	if err := cl.callMsg(ctx, &r, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// CallTool calls a tool on the daemon.
+func (cl *Client) CallTool(ctx context.Context, call *protocol.ToolCall) (*protocol.ToolResult, error) {
+	var res protocol.ToolResult
+	if err := cl.callMsg(ctx, call, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// Stats asks the daemon for its stats (MsgStats) and returns the JSON.
+func (cl *Client) Stats(ctx context.Context) ([]byte, error) {
+	_, b, err := cl.Call(ctx, MsgStats, nil)
+	return b, err
+}
+
+// CompleteStream asks for a streamed completion and returns an iterator
+// over its chunks, in order; the last has Final set. An error ends the
+// iteration (yielded with a zero chunk). The request is sent when the
+// iteration starts; breaking out of the loop, or ctx ending, cancels it.
+// Chunks are buffered (at most StreamWindow) and credit is granted as the
+// loop consumes them, so a slow loop slows only its own stream.
+func (cl *Client) CompleteStream(ctx context.Context, req *protocol.CompletionRequest) iter.Seq2[protocol.StreamChunk, error] {
+	return func(yield func(protocol.StreamChunk, error) bool) {
+		c, err := cl.conn(ctx)
+		if err != nil {
+			yield(protocol.StreamChunk{}, err)
+			return
+		}
+		r := *req
+		r.Stream = true
+		p := getPending()
+		p.stream = true
+		defer func() {
+			// Taking c.mu (remove) waits out a reader or fail still
+			// signaling p; then p can be recycled.
+			c.remove(p.id)
+			putPending(p)
+		}()
+		if err := c.start(ctx, protocol.MsgCompletionRequest, p.enc.Encode(&r), p); err != nil {
+			yield(protocol.StreamChunk{}, err)
+			return
+		}
+		consumed := 0
+		for {
+			msg, ended, serr := p.pop()
+			if msg == nil {
+				if serr != nil {
+					yield(protocol.StreamChunk{}, serr)
+					return
+				}
+				if ended {
+					yield(protocol.StreamChunk{}, fmt.Errorf("%w: stream %d ended without a final chunk", ErrProtocol, p.id))
+					return
+				}
+				select {
+				case <-p.ch:
+					continue
+				case <-ctx.Done():
+					c.cancel(p.id)
+					yield(protocol.StreamChunk{}, ctx.Err())
+					return
+				}
+			}
+			f, _, _ := protocol.ParseFrame(msg) // verified by the reader
+			var chunk protocol.StreamChunk
+			switch f.Type {
+			case protocol.MsgError:
+				err = decodeError(f.Payload)
+			case protocol.MsgStreamChunk:
+				err = chunk.Unmarshal(f.Payload)
+				if err != nil {
+					err = fmt.Errorf("%w: %w", ErrProtocol, err)
+				} else if chunk.Final != f.IsEnd() {
+					err = fmt.Errorf("%w: stream %d: final=%v on a frame with flags %v", ErrProtocol, p.id, chunk.Final, f.Flags)
+				}
+			default:
+				err = fmt.Errorf("%w: stream %d carried %v", ErrProtocol, p.id, f.Type)
+			}
+			end := f.IsEnd() || !f.IsStream()
+			p.recycle(msg)
+			if err != nil {
+				if !end {
+					c.cancel(p.id)
+				}
+				yield(protocol.StreamChunk{}, err)
+				return
+			}
+			if !end {
+				if consumed++; consumed >= StreamWindow/2 {
+					c.grant(p.id, consumed)
+					consumed = 0
+				}
+			}
+			if !yield(chunk, nil) {
+				if !end {
+					c.cancel(p.id)
+				}
+				return
+			}
+			if end {
+				return
+			}
+		}
+	}
+}
+
+// pop takes the oldest queued frame of a stream; with none queued it
+// reports whether the stream ended and why it failed, if it did.
+func (p *pending) pop() (msg []byte, ended bool, err error) {
+	p.smu.Lock()
+	defer p.smu.Unlock()
+	if len(p.queue) > 0 {
+		msg = p.queue[0]
+		copy(p.queue, p.queue[1:])
+		p.queue = p.queue[:len(p.queue)-1]
+		return msg, false, nil
+	}
+	return nil, p.ended, p.serr
+}
+
+func (p *pending) recycle(b []byte) {
+	p.smu.Lock()
+	if len(p.free) < StreamWindow {
+		p.free = append(p.free, b[:0])
+	}
+	p.smu.Unlock()
+}

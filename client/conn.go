@@ -1,0 +1,486 @@
+package client
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringwire/ringwire/protocol"
+)
+
+// conn is one session with the daemon, multiplexing any number of calls.
+type conn struct {
+	t    msgConn
+	o    *options
+	sess uint64
+
+	wmu      sync.Mutex
+	wq       []byte // frames queued to write, back to back (under wmu)
+	wends    []int  // where each queued frame ends
+	wq2      []byte // spare queue buffers, swapped with wq by the flusher
+	wends2   []int
+	wscratch [][]byte // only the flusher uses it
+	flushing bool     // a goroutine is writing the queue
+	nextID   uint64   // under wmu: ids are assigned in write order
+
+	mu    sync.Mutex
+	calls map[uint64]*pending
+	err   error // why the connection is down, under mu
+
+	dead     atomic.Bool
+	closed   atomic.Bool  // close was called: calls fail with ErrClosed
+	lastRecv atomic.Int64 // unix nanos of the last frame received
+	done     chan struct{}
+	wg       sync.WaitGroup
+	closing  sync.Once
+}
+
+// pending is the state of one call in flight. It is reused through a
+// sync.Pool, so a call allocates nothing in steady state.
+type pending struct {
+	id  uint64
+	ch  chan struct{} // cap 1: signals completion or, for streams, new frames
+	enc protocol.Encoder
+	hb  protocol.Heartbeat // Ping's payload, kept here so encoding it does not allocate
+
+	// Result of a unary call, set before ch is signaled.
+	typ     protocol.MsgType
+	buf     []byte // the frame holding payload
+	payload []byte
+	err     error
+
+	// Streams only.
+	stream bool
+	smu    sync.Mutex
+	queue  [][]byte // frames received and not consumed, oldest first
+	free   [][]byte // consumed frame buffers to reuse
+	ended  bool     // the terminal frame was queued or the call failed
+	serr   error
+}
+
+var pendings = sync.Pool{New: func() any { return &pending{ch: make(chan struct{}, 1)} }}
+
+func getPending() *pending { return pendings.Get().(*pending) }
+
+func putPending(p *pending) {
+	p.err, p.serr, p.payload, p.typ = nil, nil, nil, 0
+	p.stream, p.ended = false, false
+	p.queue = p.queue[:0]
+	if cap(p.buf) > 64<<10 {
+		p.buf = nil
+	}
+	select { // drain a stale signal
+	case <-p.ch:
+	default:
+	}
+	pendings.Put(p)
+}
+
+func (p *pending) signal() {
+	select {
+	case p.ch <- struct{}{}:
+	default:
+	}
+}
+
+// dialConn makes one connection: transport setup then the protocol
+// Handshake.
+func dialConn(ctx context.Context, path string, o *options) (*conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.dialTimeout)
+	defer cancel()
+	var t msgConn
+	var err error
+	switch o.transport {
+	case TransportSocket:
+		t, err = dialSocket(ctx, path, o)
+	case TransportShm:
+		t, err = dialShm(ctx, path, o)
+	default:
+		return nil, fmt.Errorf("client: unknown transport %q", o.transport)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{t: t, o: o, calls: make(map[uint64]*pending), done: make(chan struct{}), nextID: 1}
+	if err := c.handshake(ctx); err != nil {
+		t.Close()
+		return nil, err
+	}
+	c.lastRecv.Store(time.Now().UnixNano())
+	c.wg.Add(1)
+	go c.readLoop()
+	if o.hbInterval > 0 {
+		c.wg.Add(1)
+		go c.heartbeatLoop()
+	}
+	return c, nil
+}
+
+func (c *conn) handshake(ctx context.Context) error {
+	tr := protocol.TransportShm
+	if c.o.transport == TransportSocket {
+		tr = protocol.TransportSocket
+	}
+	hs := protocol.Handshake{
+		MinVersion: uint16(protocol.Version), MaxVersion: uint16(protocol.Version),
+		ClientName: c.o.name, Transport: tr, MaxPayload: uint32(c.o.maxPayload),
+	}
+	var e protocol.Encoder
+	frame := e.AppendFrame(nil, protocol.FlagRequest, 1, &hs)
+	werr := c.t.WriteMsg(ctx, frame)
+	// Even if the write failed, a refusal may be waiting to be read: the
+	// socket transport refuses by sending an Error frame and closing.
+	dl, _ := ctx.Deadline()
+	_ = c.t.SetReadDeadline(dl)
+	msg, err := c.t.ReadMsg(nil)
+	_ = c.t.SetReadDeadline(time.Time{})
+	if err != nil {
+		if errors.Is(err, ErrProtocol) {
+			return fmt.Errorf("handshake: %w", err)
+		}
+		if werr != nil {
+			err = werr
+		}
+		return fmt.Errorf("%w: handshake: %w", ErrUnavailable, err)
+	}
+	f, _, err := protocol.ParseFrameMax(msg, c.o.maxPayload)
+	if err != nil {
+		return fmt.Errorf("%w: handshake: %w", ErrProtocol, err)
+	}
+	switch {
+	case f.Type == protocol.MsgError:
+		// The socket transport refuses a connection with an Error frame.
+		return fmt.Errorf("%w: %w", ErrRefused, decodeError(f.Payload))
+	case f.Type != protocol.MsgHandshakeAck || f.ID != 1:
+		return fmt.Errorf("%w: handshake answered with %v", ErrProtocol, f)
+	}
+	ack, err := protocol.ViewHandshakeAck(f.Payload)
+	if err != nil {
+		return fmt.Errorf("%w: handshake: %w", ErrProtocol, err)
+	}
+	if ack.Version() != uint16(protocol.Version) {
+		return fmt.Errorf("%w: daemon chose protocol version %d", ErrProtocol, ack.Version())
+	}
+	c.sess = ack.SessionID()
+	return nil
+}
+
+// alive reports whether the connection can take calls.
+func (c *conn) alive() bool { return !c.dead.Load() }
+
+// start registers p under a fresh id and sends the request frame.
+//
+// Writes are group-committed: a caller queues its frame under wmu and, if
+// no other caller is writing, becomes the flusher and writes everything
+// queued (its own frame and those queued meanwhile) in one batch, which
+// the shared-memory transport publishes with at most one wake-up of the
+// daemon. ids are assigned in queue order, so they reach the daemon in
+// increasing order.
+func (c *conn) start(ctx context.Context, typ protocol.MsgType, payload []byte, p *pending) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	if c.dead.Load() {
+		c.wmu.Unlock()
+		return fmt.Errorf("%w: %w", ErrUnavailable, c.downErr())
+	}
+	c.nextID++
+	id := c.nextID
+	p.id = id
+	c.mu.Lock()
+	c.calls[id] = p
+	c.mu.Unlock()
+	c.queueLocked(typ, id, payload)
+	return c.flushLocked()
+}
+
+// queueLocked appends a frame to the write queue; wmu is held.
+func (c *conn) queueLocked(typ protocol.MsgType, id uint64, payload []byte) {
+	c.wq = protocol.AppendFrame(c.wq, typ, protocol.FlagRequest, id, payload)
+	c.wends = append(c.wends, len(c.wq))
+}
+
+// flushLocked writes the queue unless another goroutine is already doing
+// so (it will write our frame too). It is called with wmu held and
+// releases it. A failed write fails the whole connection: every call
+// queued, sent or not, then ends with the connection's error.
+func (c *conn) flushLocked() error {
+	if c.flushing {
+		c.wmu.Unlock()
+		return nil
+	}
+	c.flushing = true
+	var err error
+	for len(c.wends) > 0 && err == nil {
+		buf, ends := c.wq, c.wends
+		c.wq, c.wends = c.wq2[:0], c.wends2[:0]
+		c.wmu.Unlock()
+		err = c.t.WriteBatch(buf, ends, &c.wscratch)
+		c.wmu.Lock()
+		if cap(buf) > 64<<10 {
+			buf = nil
+		}
+		c.wq2, c.wends2 = buf[:0], ends[:0]
+	}
+	c.flushing = false
+	c.wmu.Unlock()
+	if err != nil {
+		c.fail(fmt.Errorf("%w: write: %w", ErrConnLost, err))
+		// The transport refused the batch: the daemon is gone or the
+		// connection closed, so our frame was not served.
+		return fmt.Errorf("%w: write: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// send writes a frame that is not a new request (Cancel, credit).
+func (c *conn) send(typ protocol.MsgType, id uint64, payload []byte) {
+	c.wmu.Lock()
+	if c.dead.Load() {
+		c.wmu.Unlock()
+		return
+	}
+	c.queueLocked(typ, id, payload)
+	_ = c.flushLocked()
+}
+
+// remove forgets call id; it reports whether the call was still registered
+// (false means the reader already completed it).
+func (c *conn) remove(id uint64) bool {
+	c.mu.Lock()
+	_, ok := c.calls[id]
+	delete(c.calls, id)
+	c.mu.Unlock()
+	return ok
+}
+
+// cancel abandons call id: it stops tracking it and tells the daemon.
+func (c *conn) cancel(id uint64) bool {
+	if !c.remove(id) {
+		return false
+	}
+	c.send(protocol.MsgCancel, id, nil)
+	return true
+}
+
+// grant gives the daemon n more credits on stream id.
+func (c *conn) grant(id uint64, n int) {
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], uint32(n))
+	c.send(MsgCredit, id, b[:])
+}
+
+// wait waits for unary call p; on ctx's end it cancels the call.
+func (c *conn) wait(ctx context.Context, p *pending) error {
+	select {
+	case <-p.ch:
+		return p.err
+	case <-ctx.Done():
+	}
+	if c.cancel(p.id) {
+		return ctx.Err()
+	}
+	<-p.ch // the reader is completing it right now
+	return p.err
+}
+
+func (c *conn) downErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		return ErrConnLost
+	}
+	return c.err
+}
+
+// readLoop delivers frames from the daemon until the connection ends.
+func (c *conn) readLoop() {
+	defer c.wg.Done()
+	buf := make([]byte, 0, 4096)
+	for {
+		msg, err := c.t.ReadMsg(buf[:0])
+		if err != nil {
+			if errors.Is(err, ErrProtocol) {
+				c.fail(err)
+			} else {
+				c.fail(fmt.Errorf("%w: %w", ErrConnLost, err))
+			}
+			return
+		}
+		f, n, err := protocol.ParseFrameMax(msg, c.o.maxPayload)
+		if err == nil && n != len(msg) {
+			err = fmt.Errorf("%d stray bytes after a frame", len(msg)-n)
+		}
+		if err != nil {
+			c.fail(fmt.Errorf("%w: %w", ErrProtocol, err))
+			return
+		}
+		c.lastRecv.Store(time.Now().UnixNano())
+		if f.IsRequest() {
+			if f.Type == protocol.MsgDisconnect {
+				reason := "daemon disconnected"
+				if v, err := protocol.ViewDisconnect(f.Payload); err == nil && len(v.Reason()) > 0 {
+					reason += ": " + string(v.Reason())
+				}
+				c.fail(fmt.Errorf("%w: %s", ErrConnLost, reason))
+				return
+			}
+			continue // the daemon sends no other requests; ignore
+		}
+		if f.ID == 0 {
+			c.fail(fmt.Errorf("%w: %w", ErrConnLost, decodeError(f.Payload)))
+			return
+		}
+		if next, err := c.deliver(f, msg); err != nil {
+			c.fail(err)
+			return
+		} else {
+			buf = next
+		}
+
+	}
+}
+
+// deliver hands a response frame (held in msg) to its call and returns
+// the buffer to read the next frame into.
+func (c *conn) deliver(f protocol.Frame, msg []byte) ([]byte, error) {
+	c.mu.Lock()
+	p := c.calls[f.ID]
+	if p == nil {
+		c.mu.Unlock()
+		return msg[:0], nil // a late answer to a canceled call
+	}
+	terminal := !f.IsStream() || f.IsEnd()
+	if p.stream {
+		p.smu.Lock()
+		if len(p.queue) >= StreamWindow+1 {
+			p.smu.Unlock()
+			c.mu.Unlock()
+			return nil, fmt.Errorf("%w: stream %d exceeded its credit window", ErrProtocol, f.ID)
+		}
+		p.queue = append(p.queue, msg)
+		var next []byte
+		if n := len(p.free); n > 0 {
+			next = p.free[n-1][:0]
+			p.free = p.free[:n-1]
+		}
+		if terminal {
+			p.ended = true
+			delete(c.calls, f.ID)
+		}
+		p.smu.Unlock()
+		// Signal under c.mu: the stream's owner takes c.mu before it
+		// recycles p, so no signal can land on a recycled pending.
+		p.signal()
+		c.mu.Unlock()
+		if next == nil {
+			next = make([]byte, 0, 512)
+		}
+		return next, nil
+	}
+	delete(c.calls, f.ID)
+	c.mu.Unlock()
+	next := p.buf[:0]
+	p.buf = msg
+	p.typ = f.Type
+	p.payload = f.Payload
+	if f.Type == protocol.MsgError {
+		p.err = decodeError(f.Payload)
+	}
+	p.signal()
+	if cap(next) == 0 {
+		next = make([]byte, 0, 4096)
+	}
+	return next, nil
+}
+
+// fail marks the connection down with err and fails every call in flight.
+func (c *conn) fail(err error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	if c.closed.Load() {
+		err = ErrClosed
+	}
+	c.err = err
+	c.dead.Store(true)
+	for id, p := range c.calls {
+		if p.stream {
+			p.smu.Lock()
+			p.serr, p.ended = err, true
+			p.smu.Unlock()
+		} else {
+			p.err = err
+		}
+		p.signal() // under c.mu, see deliver
+		delete(c.calls, id)
+	}
+	c.mu.Unlock()
+	c.closing.Do(func() { close(c.done) })
+	c.t.Close()
+	if !errors.Is(err, ErrClosed) {
+		c.o.logger.Debug("ringwire connection down", "session", c.sess, "err", err)
+	}
+}
+
+// close sends Disconnect, closes the connection and waits for its
+// goroutines.
+func (c *conn) close() {
+	c.closed.Store(true)
+	if c.alive() {
+		var e protocol.Encoder
+		d := protocol.Disconnect{Reason: "client closed"}
+		c.send(protocol.MsgDisconnect, 0, e.Encode(&d))
+	}
+	c.fail(ErrClosed)
+	c.wg.Wait()
+}
+
+// heartbeatLoop pings the daemon when the connection has been quiet for a
+// heartbeat interval, and declares it lost when a ping goes unanswered.
+func (c *conn) heartbeatLoop() {
+	defer c.wg.Done()
+	tick := time.NewTicker(c.o.hbInterval / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-tick.C:
+		}
+		if time.Since(time.Unix(0, c.lastRecv.Load())) < c.o.hbInterval {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.o.hbTimeout)
+		_, err := c.ping(ctx)
+		cancel()
+		if err != nil && !c.dead.Load() {
+			c.fail(fmt.Errorf("%w: no heartbeat answer within %v", ErrConnLost, c.o.hbTimeout))
+			return
+		}
+	}
+}
+
+// ping sends a Heartbeat and waits for its answer.
+func (c *conn) ping(ctx context.Context) (time.Duration, error) {
+	p := getPending()
+	start := time.Now()
+	p.hb = protocol.Heartbeat{SentUnixNano: start.UnixNano()}
+	err := c.start(ctx, protocol.MsgHeartbeat, p.enc.Encode(&p.hb), p)
+	if err == nil {
+		err = c.wait(ctx, p)
+	}
+	rtt := time.Since(start)
+	if err == nil && p.typ != protocol.MsgHeartbeat {
+		err = fmt.Errorf("%w: Heartbeat answered with %v", ErrProtocol, p.typ)
+	}
+	putPending(p)
+	return rtt, err
+}

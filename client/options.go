@@ -1,0 +1,138 @@
+package client
+
+import (
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/ringwire/ringwire/protocol"
+)
+
+// Transport selects how a Client talks to the daemon.
+type Transport string
+
+// Transports.
+const (
+	// TransportShm uses shared-memory rings (Linux only).
+	TransportShm Transport = "shm"
+	// TransportSocket sends the frames over a Unix socket, the daemon's
+	// socket path + StreamSuffix. It works everywhere.
+	TransportSocket Transport = "socket"
+)
+
+// StreamSuffix is appended to the daemon's socket path to reach its socket
+// transport (the daemon's -transport socket or both).
+const StreamSuffix = ".stream"
+
+// StreamWindow is the per-stream credit window of the protocol: the
+// daemon sends at most this many stream frames the client has not granted
+// credit for (MsgCredit). The client buffers at most this many chunks per
+// stream.
+const StreamWindow = 16
+
+// MsgCredit and MsgStats are the message types ringwire's daemon reserves
+// (see the daemon's README): MsgCredit grants stream credit, MsgStats asks
+// for the daemon's JSON stats.
+const (
+	MsgStats  protocol.MsgType = 0xFFF0
+	MsgCredit protocol.MsgType = 0xFFF1
+)
+
+// Defaults for the options.
+const (
+	DefaultConns             = 1
+	DefaultRingSize          = 1 << 20
+	DefaultHeartbeatInterval = 2 * time.Second
+	DefaultHeartbeatTimeout  = 5 * time.Second
+	DefaultDialTimeout       = 5 * time.Second
+	DefaultMaxBackoff        = 50 * time.Millisecond
+)
+
+// Option configures Dial.
+type Option func(*options)
+
+type options struct {
+	conns       int
+	transport   Transport
+	ringSize    int
+	hbInterval  time.Duration
+	hbTimeout   time.Duration
+	dialTimeout time.Duration
+	maxBackoff  time.Duration
+	name        string
+	maxPayload  int
+	logger      *slog.Logger
+	lazy        bool
+}
+
+func defaultOptions() options {
+	t := TransportShm
+	if runtime.GOOS != "linux" {
+		t = TransportSocket
+	}
+	return options{
+		conns:       DefaultConns,
+		transport:   t,
+		ringSize:    DefaultRingSize,
+		hbInterval:  DefaultHeartbeatInterval,
+		hbTimeout:   DefaultHeartbeatTimeout,
+		dialTimeout: DefaultDialTimeout,
+		maxBackoff:  DefaultMaxBackoff,
+		name:        "ringwire-go-client",
+		maxPayload:  protocol.DefaultMaxPayload,
+		logger:      slog.Default(),
+	}
+}
+
+// WithConns sets how many connections the client keeps to the daemon and
+// spreads calls over (each multiplexes any number of calls). Default 1.
+func WithConns(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.conns = n
+		}
+	}
+}
+
+// WithTransport selects the transport. Default: TransportShm on Linux,
+// TransportSocket elsewhere.
+func WithTransport(t Transport) Option { return func(o *options) { o.transport = t } }
+
+// WithRingSize sets the ring capacity (bytes per direction) requested on
+// the shared-memory transport; the daemon may grant less. Default 1 MiB.
+func WithRingSize(n int) Option { return func(o *options) { o.ringSize = n } }
+
+// WithHeartbeat sets how long a connection may stay quiet before the
+// client sends a Heartbeat, and how long it waits for the answer before it
+// declares the connection lost. Zero interval turns heartbeats off.
+// Defaults: DefaultHeartbeatInterval (2 s) and DefaultHeartbeatTimeout (5 s).
+func WithHeartbeat(interval, timeout time.Duration) Option {
+	return func(o *options) { o.hbInterval, o.hbTimeout = interval, timeout }
+}
+
+// WithDialTimeout bounds the setup of one connection (transport setup and
+// protocol handshake). Default 5 s.
+func WithDialTimeout(d time.Duration) Option { return func(o *options) { o.dialTimeout = d } }
+
+// WithMaxBackoff caps the pause between reconnection attempts while the
+// daemon is unreachable: a call within the pause fails at once with
+// ErrUnavailable instead of dialing. The pause starts at 1 ms and doubles.
+// Default 50 ms, so a restarted daemon is reached within about that long.
+func WithMaxBackoff(d time.Duration) Option { return func(o *options) { o.maxBackoff = d } }
+
+// WithClientName sets the name sent in the Handshake. Default
+// "ringwire-go-client".
+func WithClientName(name string) Option { return func(o *options) { o.name = name } }
+
+// WithMaxPayload bounds the payload of a frame accepted from the daemon.
+// Default protocol.DefaultMaxPayload (10 MiB).
+func WithMaxPayload(n int) Option { return func(o *options) { o.maxPayload = n } }
+
+// WithLogger sets where the client logs connection events. Default
+// slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithLazyDial makes Dial return without connecting: the first call
+// connects. By default Dial makes one connection, so that a daemon that is
+// not running or refuses is reported by Dial.
+func WithLazyDial() Option { return func(o *options) { o.lazy = true } }

@@ -1,0 +1,150 @@
+// Command ringwired is the ringwire daemon: it serves AI completions and
+// tools to local clients over shared-memory rings or a Unix socket.
+//
+// Run it with no flags to serve the mock provider on the default socket;
+// `ringwired -h` documents every flag.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+
+	"github.com/ringwire/ringwire/daemon"
+	"github.com/ringwire/ringwire/shmring"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is ringwired's main, testable: it parses args, serves until ctx is
+// done (SIGTERM/SIGINT), drains and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ringwired", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: ringwired [flags]\n\nringwired serves AI completions and tools to local clients over shared memory.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	var (
+		socket       = fs.String("socket", shmring.DefaultSocketPath(), "Unix socket `path` of the shared-memory transport; the socket transport listens on path"+daemon.StreamSuffix)
+		provider     = fs.String("provider", "mock", "completion provider: mock (deterministic, no network)")
+		tokenDelay   = fs.Duration("mock-token-delay", 0, "pause between tokens of the mock provider's streamed replies")
+		maxConns     = fs.Int("max-conns", daemon.DefaultMaxConns, "most sessions served at once; more are refused at setup")
+		ringSize     = fs.Int("ring-size", daemon.DefaultRingSize, "largest shared-memory ring granted per direction, in `bytes`")
+		maxFrame     = fs.Int("max-frame", daemon.DefaultMaxFrame, "largest frame payload accepted from a client, in `bytes`")
+		maxInflight  = fs.Int("max-inflight", daemon.DefaultMaxInflight, "most requests in flight per session")
+		drainTimeout = fs.Duration("drain-timeout", daemon.DefaultDrainTimeout, "how long SIGTERM/SIGINT lets in-flight requests finish")
+		logLevel     = fs.String("log-level", "info", "log level: debug, info, warn or error")
+		transport    = fs.String("transport", "both", "transports to serve: shm, socket or both")
+		version      = fs.Bool("version", false, "print the version and exit")
+		cpuProfile   = fs.String("cpuprofile", "", "write a CPU profile to `file` until the daemon stops (debugging)")
+	)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ringwired: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if *version {
+		fmt.Fprintf(stdout, "ringwired %s\n", daemon.Version)
+		return 0
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "ringwired: -log-level %q: want debug, info, warn or error\n", *logLevel)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var prov daemon.Provider
+	switch strings.ToLower(*provider) {
+	case "mock":
+		prov = &daemon.MockProvider{TokenDelay: *tokenDelay}
+	default:
+		fmt.Fprintf(stderr, "ringwired: -provider %q: unknown provider (available: mock)\n", *provider)
+		return 2
+	}
+	tr, err := daemon.ParseTransport(*transport)
+	if err != nil {
+		fmt.Fprintf(stderr, "ringwired: -transport: %v\n", err)
+		return 2
+	}
+	for name, v := range map[string]int{"-max-conns": *maxConns, "-ring-size": *ringSize, "-max-frame": *maxFrame, "-max-inflight": *maxInflight} {
+		if v <= 0 {
+			fmt.Fprintf(stderr, "ringwired: %s must be positive, got %d\n", name, v)
+			return 2
+		}
+	}
+	if *drainTimeout < 0 {
+		fmt.Fprintf(stderr, "ringwired: -drain-timeout must not be negative\n")
+		return 2
+	}
+	raiseNoFile(log)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "ringwired: -cpuprofile: %v\n", err)
+			return 1
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
+	srv, err := daemon.New(daemon.Config{
+		SocketPath:   *socket,
+		Transport:    tr,
+		Provider:     prov,
+		MaxConns:     *maxConns,
+		RingSize:     *ringSize,
+		MaxFrame:     *maxFrame,
+		MaxInflight:  *maxInflight,
+		DrainTimeout: *drainTimeout,
+		Logger:       log,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "ringwired: %v\n", err)
+		return 2
+	}
+	if err := srv.Listen(); err != nil {
+		fmt.Fprintf(stderr, "ringwired: %v\n", err)
+		return 1
+	}
+	if err := srv.Serve(ctx); err != nil {
+		fmt.Fprintf(stderr, "ringwired: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// raiseNoFile lifts the soft open-file limit to the hard limit: every
+// shared-memory session holds a few fds.
+func raiseNoFile(log *slog.Logger) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur >= lim.Max {
+		return
+	}
+	lim.Cur = lim.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		log.Debug("cannot raise RLIMIT_NOFILE", "err", err)
+	}
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringwire/ringwire/client"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"-version"}, 0, "ringwired 0."},
+		{[]string{"-h"}, 0, "-max-inflight"},
+		{[]string{"-provider", "openai"}, 2, "unknown provider"},
+		{[]string{"-transport", "udp"}, 2, "transport"},
+		{[]string{"-log-level", "loud"}, 2, "-log-level"},
+		{[]string{"-max-conns", "0"}, 2, "must be positive"},
+		{[]string{"-drain-timeout", "-1s"}, 2, "must not be negative"},
+		{[]string{"extra"}, 2, "unexpected arguments"},
+		{[]string{"-nope"}, 2, "flag provided but not defined"},
+		{[]string{"-socket", "/proc/ringwire-test/x.sock"}, 1, "ringwired:"},
+	} {
+		var out bytes.Buffer
+		code := run(context.Background(), tc.args, &out, &out)
+		if code != tc.code || !strings.Contains(out.String(), tc.out) {
+			t.Errorf("run(%q) = %d, %q; want %d and %q", tc.args, code, out.String(), tc.code, tc.out)
+		}
+	}
+}
+
+func TestServeAndStop(t *testing.T) {
+	dir, err := os.MkdirTemp("", "rwc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "d.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"-socket", sock, "-log-level", "debug", "-mock-token-delay", "1ms", "-ring-size", "65536"}, &out, &out)
+	}()
+	var cl *client.Client
+	for i := 0; ; i++ {
+		cl, err = client.Dial(context.Background(), sock)
+		if err == nil {
+			break
+		}
+		if i == 500 {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := cl.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, out.String())
+	}
+}

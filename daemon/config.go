@@ -1,0 +1,164 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Transport selects which listeners a Server opens.
+type Transport string
+
+// Transports.
+const (
+	// TransportShm serves shared-memory rings (shmring) on Config.SocketPath.
+	TransportShm Transport = "shm"
+	// TransportSocket serves the same frames straight over a Unix socket at
+	// StreamPath(Config.SocketPath), i.e. Config.SocketPath + ".stream", for
+	// systems without memfd and peers that cannot map memory.
+	TransportSocket Transport = "socket"
+	// TransportBoth serves both.
+	TransportBoth Transport = "both"
+)
+
+// StreamSuffix is appended to the socket path to form the path of the
+// socket transport's listener.
+const StreamSuffix = ".stream"
+
+// StreamPath returns the path where the socket transport listens for a
+// daemon whose shared-memory socket is socketPath.
+func StreamPath(socketPath string) string { return socketPath + StreamSuffix }
+
+// ParseTransport parses "shm", "socket" or "both".
+func ParseTransport(s string) (Transport, error) {
+	switch t := Transport(strings.ToLower(strings.TrimSpace(s))); t {
+	case TransportShm, TransportSocket, TransportBoth:
+		return t, nil
+	}
+	return "", fmt.Errorf("%w: transport %q (want shm, socket or both)", ErrConfig, s)
+}
+
+// Defaults applied by New to zero-valued Config fields.
+const (
+	// DefaultMaxConns is the default connection limit.
+	DefaultMaxConns = 1024
+	// DefaultRingSize is the default largest ring capacity granted per
+	// direction (1 MiB).
+	DefaultRingSize = 1 << 20
+	// DefaultMaxFrame is the default largest frame payload accepted (10 MiB,
+	// the protocol's maximum).
+	DefaultMaxFrame = 10 << 20
+	// DefaultMaxInflight is the default limit of requests in flight per
+	// session.
+	DefaultMaxInflight = 256
+	// DefaultDrainTimeout is how long Shutdown lets in-flight requests run
+	// by default.
+	DefaultDrainTimeout = 10 * time.Second
+	// StreamWindow is the per-stream credit window: the daemon sends at
+	// most this many stream frames of one stream that the client has not
+	// acknowledged with MsgCredit. It is part of the wire contract (see
+	// README.md, "Flow control"), not configurable.
+	StreamWindow = 16
+)
+
+// ErrConfig is wrapped by the errors New returns for an unusable Config.
+var ErrConfig = errors.New("daemon: invalid config")
+
+// Config configures a Server. The zero value works: every field has a
+// default, documented beside it.
+type Config struct {
+	// SocketPath is the Unix socket the shared-memory transport listens
+	// on; the socket transport listens on StreamPath(SocketPath).
+	// Default: shmring.DefaultSocketPath().
+	SocketPath string
+
+	// Transport says which transports to serve. Default: TransportBoth
+	// (TransportSocket where shared memory is unsupported).
+	Transport Transport
+
+	// Provider answers completion requests. Default: a MockProvider with
+	// no pacing.
+	Provider Provider
+
+	// MaxConns is the most sessions served at once; a connection beyond it
+	// is refused at setup with an Error frame (ErrCodeTooManyConns).
+	// Default: DefaultMaxConns.
+	MaxConns int
+
+	// RingSize is the largest ring capacity (per direction, bytes) granted
+	// to a shared-memory client. Default: DefaultRingSize.
+	RingSize int
+
+	// MaxFrame is the largest frame payload accepted from a client; a
+	// larger one is a protocol error that closes the session.
+	// Default: DefaultMaxFrame.
+	MaxFrame int
+
+	// MaxInflight is the most requests one session may have in flight;
+	// beyond it a request is answered with a retryable Overloaded error.
+	// Default: DefaultMaxInflight.
+	MaxInflight int
+
+	// DrainTimeout bounds how long Shutdown lets in-flight requests finish
+	// before it cancels them and disconnects. Default: DefaultDrainTimeout.
+	DrainTimeout time.Duration
+
+	// HandshakeTimeout bounds the wait for a new connection's Handshake.
+	// Default: 5 s.
+	HandshakeTimeout time.Duration
+
+	// Logger receives the server's logs. Default: slog.Default().
+	Logger *slog.Logger
+
+	// Mux routes requests to handlers. Default: NewMux() with the
+	// completion, tool and stats handlers registered (see Server.Mux).
+	Mux *Mux
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Transport == "" {
+		c.Transport = TransportBoth
+	}
+	if _, err := ParseTransport(string(c.Transport)); err != nil {
+		return c, err
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.RingSize == 0 {
+		c.RingSize = DefaultRingSize
+	}
+	if c.MaxFrame == 0 {
+		c.MaxFrame = DefaultMaxFrame
+	}
+	if c.MaxInflight == 0 {
+		c.MaxInflight = DefaultMaxInflight
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = 5 * time.Second
+	}
+	switch {
+	case c.MaxConns < 0:
+		return c, fmt.Errorf("%w: MaxConns %d is negative", ErrConfig, c.MaxConns)
+	case c.RingSize < 0:
+		return c, fmt.Errorf("%w: RingSize %d is negative", ErrConfig, c.RingSize)
+	case c.MaxFrame < 0 || c.MaxFrame > DefaultMaxFrame:
+		return c, fmt.Errorf("%w: MaxFrame %d outside [1, %d]", ErrConfig, c.MaxFrame, DefaultMaxFrame)
+	case c.MaxInflight < 0:
+		return c, fmt.Errorf("%w: MaxInflight %d is negative", ErrConfig, c.MaxInflight)
+	case c.DrainTimeout < 0:
+		return c, fmt.Errorf("%w: DrainTimeout %v is negative", ErrConfig, c.DrainTimeout)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Provider == nil {
+		c.Provider = &MockProvider{}
+	}
+	return c, nil
+}

@@ -1,0 +1,88 @@
+package daemon
+
+import (
+	"sync"
+	"time"
+
+	"github.com/ringwire/ringwire/protocol"
+)
+
+// encoders reuses FlatBuffers encoders across handlers.
+var encoders = sync.Pool{New: func() any { return protocol.NewEncoder(1024) }}
+
+// encodeMsg appends the payload of m to dst.
+func encodeMsg(dst []byte, m protocol.Message) []byte {
+	e := encoders.Get().(*protocol.Encoder)
+	dst = append(dst, e.Encode(m)...)
+	encoders.Put(e)
+	return dst
+}
+
+func encodeError(dst []byte, code protocol.ErrorCode, msg string, retryable bool) []byte {
+	return encodeMsg(dst, &protocol.Error{Code: code, Message: msg, Retryable: retryable})
+}
+
+func encodeDisconnect(dst []byte, code protocol.ErrorCode, reason string) []byte {
+	return encodeMsg(dst, &protocol.Disconnect{Code: code, Reason: reason})
+}
+
+// handshakeInfo is what the daemon uses of a client's Handshake.
+type handshakeInfo struct {
+	minVersion, maxVersion uint16
+	clientName             string
+}
+
+func decodeHandshake(p []byte) (handshakeInfo, error) {
+	v, err := protocol.ViewHandshake(p)
+	if err != nil {
+		return handshakeInfo{}, err
+	}
+	name := v.ClientName()
+	if len(name) > 256 {
+		name = name[:256]
+	}
+	return handshakeInfo{minVersion: v.MinVersion(), maxVersion: v.MaxVersion(), clientName: string(name)}, nil
+}
+
+type handshakeAck struct {
+	sessionID      uint64
+	transport      Transport
+	txRing, rxRing uint64
+	maxPayload     uint32
+	maxInflight    uint32
+}
+
+func encodeHandshakeAck(dst []byte, a handshakeAck) []byte {
+	t := protocol.TransportShm
+	if a.transport == TransportSocket {
+		t = protocol.TransportSocket
+	}
+	return encodeMsg(dst, &protocol.HandshakeAck{
+		Version:     uint16(protocol.Version),
+		ServerName:  "ringwired/" + Version,
+		SessionID:   a.sessionID,
+		TxRingBytes: a.txRing,
+		RxRingBytes: a.rxRing,
+		Transport:   t,
+		MaxPayload:  a.maxPayload,
+		MaxInflight: a.maxInflight,
+	})
+}
+
+// heartbeatReply appends the answer to a Heartbeat request with payload p.
+// An empty request payload is accepted (the fields read as zero).
+func heartbeatReply(dst []byte, p []byte) ([]byte, error) {
+	var sent int64
+	if len(p) > 0 {
+		v, err := protocol.ViewHeartbeat(p)
+		if err != nil {
+			return nil, err
+		}
+		sent = v.SentUnixNano()
+	}
+	hb := protocol.Heartbeat{SentUnixNano: time.Now().UnixNano(), EchoUnixNano: sent}
+	e := encoders.Get().(*protocol.Encoder)
+	dst = append(dst, e.Encode(&hb)...)
+	encoders.Put(e)
+	return dst, nil
+}

@@ -1,0 +1,211 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/ringwire/ringwire/protocol"
+)
+
+// Provider produces completions. Complete calls emit with each piece of
+// the reply, in order, as it becomes available; emit returns an error when
+// the request was canceled or its session closed, and the provider should
+// then stop. Complete returns how the completion ended.
+type Provider interface {
+	// Name identifies the provider in logs, e.g. "mock".
+	Name() string
+	// Complete answers req, streaming the reply through emit.
+	Complete(ctx context.Context, req *protocol.CompletionRequest, emit func(delta string) error) (Completion, error)
+}
+
+// Completion is how a completion ended.
+type Completion struct {
+	// FinishReason says why it stopped.
+	FinishReason protocol.FinishReason
+	// Usage counts the tokens of the prompt and of the reply.
+	Usage protocol.Usage
+	// Model is the model that answered.
+	Model string
+}
+
+// Mock provider defaults.
+const (
+	// DefaultMockMaxTokens is the reply length, in tokens, of the mock
+	// provider when the request sets no max_tokens.
+	DefaultMockMaxTokens = 64
+	// MockModel is the model name the mock provider reports.
+	MockModel = "mock-1"
+)
+
+// MockProvider is a deterministic completion provider for tests and
+// demos: it needs no network. Its reply to a request is "mock:" followed by
+// the words of the last message, each word a token (with its leading
+// space), cut at max_tokens (DefaultMockMaxTokens when unset), with finish
+// reason "length" if it was cut and "stop" otherwise. The zero value
+// replies with no pacing.
+type MockProvider struct {
+	// TokenDelay is the pause before each token after the first, to pace
+	// the stream like a real model. Default 0: no pause.
+	TokenDelay time.Duration
+}
+
+// Name returns "mock".
+func (m *MockProvider) Name() string { return "mock" }
+
+// Complete streams the mock reply; see MockProvider.
+func (m *MockProvider) Complete(ctx context.Context, req *protocol.CompletionRequest, emit func(string) error) (Completion, error) {
+	prompt := ""
+	if n := len(req.Messages); n > 0 {
+		prompt = req.Messages[n-1].Content
+	}
+	limit := int(req.MaxTokens)
+	if limit == 0 {
+		limit = DefaultMockMaxTokens
+	}
+	res := Completion{FinishReason: protocol.FinishStop, Model: MockModel}
+	res.Usage.PromptTokens = uint32(countWords(prompt))
+	var timer *time.Timer
+	emitted := 0
+	next := func(tok string) error {
+		if emitted == limit {
+			res.FinishReason = protocol.FinishLength
+			return errStop
+		}
+		if emitted > 0 && m.TokenDelay > 0 {
+			if timer == nil {
+				timer = time.NewTimer(m.TokenDelay)
+			} else {
+				timer.Reset(m.TokenDelay)
+			}
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				return ctx.Err()
+			}
+		}
+		emitted++
+		return emit(tok)
+	}
+	err := next("mock:")
+	for rest := prompt; err == nil; {
+		rest = strings.TrimLeft(rest, " \t\r\n")
+		if rest == "" {
+			break
+		}
+		i := strings.IndexAny(rest, " \t\r\n")
+		if i < 0 {
+			i = len(rest)
+		}
+		err = next(" " + rest[:i])
+		rest = rest[i:]
+	}
+	res.Usage.CompletionTokens = uint32(emitted)
+	if err != nil && !errors.Is(err, errStop) {
+		return res, err
+	}
+	return res, nil
+}
+
+var errStop = errors.New("stop")
+
+// countWords counts the whitespace-separated words of s without
+// allocating.
+func countWords(s string) int {
+	n, in := 0, false
+	for i := 0; i < len(s); i++ {
+		space := s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'
+		if !space && !in {
+			n++
+		}
+		in = !space
+	}
+	return n
+}
+
+// CompletionHandler returns the Handler for CompletionRequest: it decodes
+// the request and answers with one CompletionResponse, or, when the
+// request sets stream, with StreamChunk frames paced by stream credit.
+func CompletionHandler(p Provider) Handler {
+	return HandlerFunc(func(ctx context.Context, w ResponseWriter, r *Request) {
+		var req protocol.CompletionRequest
+		if err := req.Unmarshal(r.Payload); err != nil {
+			_ = w.Error(protocol.ErrCodeMalformed, err.Error(), false)
+			return
+		}
+		e := encoders.Get().(*protocol.Encoder)
+		defer encoders.Put(e)
+		if req.Stream {
+			var seq uint32
+			res, err := p.Complete(ctx, &req, func(delta string) error {
+				chunk := protocol.StreamChunk{Sequence: seq, Delta: delta}
+				seq++
+				return w.Send(protocol.MsgStreamChunk, e.Encode(&chunk))
+			})
+			if err != nil {
+				_ = w.Error(providerErrCode(ctx, err), err.Error(), ctx.Err() == nil)
+				return
+			}
+			final := protocol.StreamChunk{Sequence: seq, Final: true, FinishReason: res.FinishReason, Usage: res.Usage}
+			_ = w.End(protocol.MsgStreamChunk, e.Encode(&final))
+			return
+		}
+		var b strings.Builder
+		res, err := p.Complete(ctx, &req, func(delta string) error {
+			b.WriteString(delta)
+			return nil
+		})
+		if err != nil {
+			_ = w.Error(providerErrCode(ctx, err), err.Error(), ctx.Err() == nil)
+			return
+		}
+		resp := protocol.CompletionResponse{Content: b.String(), FinishReason: res.FinishReason, Usage: res.Usage, Model: res.Model}
+		_ = w.Respond(protocol.MsgCompletionResponse, e.Encode(&resp))
+	})
+}
+
+func providerErrCode(ctx context.Context, err error) protocol.ErrorCode {
+	switch {
+	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+		return protocol.ErrCodeCanceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return protocol.ErrCodeTimeout
+	}
+	return protocol.ErrCodeUnavailable
+}
+
+// echoTool is the built-in ToolCall handler until the workspace tools
+// land: the tool "echo" returns its arguments; "sleep" waits for the
+// number of milliseconds in its arguments (for cancellation tests); any
+// other name is NotFound.
+func echoTool(ctx context.Context, w ResponseWriter, r *Request) {
+	var tc protocol.ToolCall
+	if err := tc.Unmarshal(r.Payload); err != nil {
+		_ = w.Error(protocol.ErrCodeMalformed, err.Error(), false)
+		return
+	}
+	switch tc.Name {
+	case "echo":
+	case "sleep":
+		d, err := time.ParseDuration(strings.TrimSpace(tc.Arguments) + "ms")
+		if err != nil || d < 0 || d > time.Minute {
+			_ = w.Error(protocol.ErrCodeInvalidArgument, "sleep wants a number of milliseconds up to 60000", false)
+			return
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			_ = w.Error(protocol.ErrCodeCanceled, "canceled", false)
+			return
+		}
+	default:
+		_ = w.Error(protocol.ErrCodeNotFound, "no tool named "+tc.Name, false)
+		return
+	}
+	res := protocol.ToolResult{CallID: tc.ID, Content: tc.Arguments}
+	_ = w.Respond(protocol.MsgToolResult, encodeMsg(nil, &res))
+}

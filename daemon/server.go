@@ -1,0 +1,343 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringwire/ringwire/protocol"
+	"github.com/ringwire/ringwire/shmring"
+)
+
+// Version is the daemon's version, reported by `ringwired -version` and in
+// the HandshakeAck's server name.
+const Version = "0.1.0"
+
+// Server is a ringwire daemon: it accepts sessions on the configured
+// transports and routes their requests to handlers. Create it with New,
+// start it with Listen and Serve (or ListenAndServe), stop it with
+// Shutdown.
+type Server struct {
+	cfg   Config
+	mux   *Mux
+	log   *slog.Logger
+	start time.Time
+
+	mu        sync.Mutex
+	sessions  map[uint64]*session
+	shmLn     *shmring.Listener
+	sockLn    *sockListener
+	listening bool
+	closed    bool
+
+	nextSession atomic.Uint64
+	active      atomic.Int64
+	accepted    atomic.Uint64
+	refused     atomic.Uint64
+	requests    atomic.Uint64
+	inflight    atomic.Int64
+	draining    atomic.Bool
+
+	acceptWG  sync.WaitGroup
+	sessionWG sync.WaitGroup
+	shutdown  chan struct{}
+	stopOnce  sync.Once
+}
+
+// New returns a Server for cfg, with defaults applied to zero fields. If
+// cfg.Mux is nil the server gets a Mux with the built-in handlers:
+// CompletionRequest (the configured Provider), ToolCall (the built-in
+// "echo" tool) and MsgStats.
+func New(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SocketPath == "" {
+		cfg.SocketPath = shmring.DefaultSocketPath()
+	}
+	s := &Server{
+		cfg:      cfg,
+		mux:      cfg.Mux,
+		log:      cfg.Logger,
+		start:    time.Now(),
+		sessions: make(map[uint64]*session),
+		shutdown: make(chan struct{}),
+	}
+	if s.mux == nil {
+		s.mux = NewMux()
+		s.mux.Handle(protocol.MsgCompletionRequest, CompletionHandler(cfg.Provider))
+		s.mux.Handle(protocol.MsgToolCall, HandlerFunc(echoTool))
+	}
+	if s.mux.Handler(MsgStats) == nil {
+		s.mux.Handle(MsgStats, HandlerFunc(s.serveStats))
+	}
+	return s, nil
+}
+
+// Mux returns the server's Mux, to register more handlers before Serve.
+func (s *Server) Mux() *Mux { return s.mux }
+
+// Config returns the server's configuration with defaults applied.
+func (s *Server) Config() Config { return s.cfg }
+
+// SocketPath returns the shared-memory transport's socket path.
+func (s *Server) SocketPath() string { return s.cfg.SocketPath }
+
+// Listen opens the listeners of the configured transports. Serve calls it
+// if it was not called.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrServerClosed
+	}
+	if s.listening {
+		return nil
+	}
+	t := s.cfg.Transport
+	if t == TransportShm || t == TransportBoth {
+		ln, err := shmring.Listen(s.cfg.SocketPath,
+			shmring.WithMaxRingSize(s.cfg.RingSize),
+			shmring.WithMaxMessage(protocol.HeaderSize+s.cfg.MaxFrame),
+			shmring.WithAdmit(s.admit))
+		switch {
+		case errors.Is(err, shmring.ErrUnsupported) && t == TransportBoth:
+			s.log.Info("shared memory unsupported here; serving the socket transport only")
+		case errors.Is(err, shmring.ErrAddrInUse):
+			return fmt.Errorf("%w: %s: %w", ErrAddrInUse, s.cfg.SocketPath, err)
+		case err != nil:
+			return fmt.Errorf("daemon: listen %s: %w", s.cfg.SocketPath, err)
+		default:
+			s.shmLn = ln
+		}
+	}
+	if t == TransportSocket || t == TransportBoth {
+		ln, err := listenSocket(StreamPath(s.cfg.SocketPath))
+		if err != nil {
+			if s.shmLn != nil {
+				s.shmLn.Close()
+				s.shmLn = nil
+			}
+			return err
+		}
+		s.sockLn = ln
+	}
+	s.listening = true
+	s.log.Info("ringwired listening", "socket", s.cfg.SocketPath, "transport", string(t),
+		"provider", s.cfg.Provider.Name(), "max_conns", s.cfg.MaxConns)
+	return nil
+}
+
+// admit is shmring's admission hook: over the connection limit it refuses
+// with an encoded Error frame as the reason.
+func (s *Server) admit(peer shmring.PeerInfo) ([]byte, bool) {
+	if s.draining.Load() {
+		s.refused.Add(1)
+		return refusalFrame(protocol.ErrCodeUnavailable, "daemon is shutting down", true), false
+	}
+	if s.active.Load() >= int64(s.cfg.MaxConns) {
+		s.refused.Add(1)
+		s.log.Warn("connection refused: too many connections", "pid", peer.PID, "max_conns", s.cfg.MaxConns)
+		return refusalFrame(protocol.ErrCodeTooManyConns,
+			fmt.Sprintf("too many connections (limit %d)", s.cfg.MaxConns), true), false
+	}
+	return nil, true
+}
+
+// refusalFrame encodes a connection-level Error frame (id 0).
+func refusalFrame(code protocol.ErrorCode, msg string, retryable bool) []byte {
+	return protocol.AppendFrame(nil, protocol.MsgError, protocol.FlagResponse, 0, encodeError(nil, code, msg, retryable))
+}
+
+// Serve accepts sessions until ctx is done or Shutdown is called; then it
+// drains (see Shutdown) and returns nil. It returns an error if the
+// listeners cannot be opened, and ErrServerClosed if Shutdown came first.
+func (s *Server) Serve(ctx context.Context) error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	shmLn, sockLn := s.shmLn, s.sockLn
+	s.mu.Unlock()
+	if shmLn != nil {
+		s.acceptWG.Add(1)
+		go s.acceptShm(shmLn)
+	}
+	if sockLn != nil {
+		s.acceptWG.Add(1)
+		go s.acceptSock(sockLn)
+	}
+	select {
+	case <-ctx.Done():
+		dctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
+		defer cancel()
+		return s.Shutdown(dctx)
+	case <-s.shutdown:
+		s.acceptWG.Wait()
+		return nil
+	}
+}
+
+// ListenAndServe is Listen followed by Serve.
+func (s *Server) ListenAndServe(ctx context.Context) error { return s.Serve(ctx) }
+
+func (s *Server) acceptShm(ln *shmring.Listener) {
+	defer s.acceptWG.Done()
+	for {
+		c, err := ln.AcceptConn()
+		if err != nil {
+			if s.draining.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn("shm accept failed", "err", err)
+			if isTemporary(err) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			continue
+		}
+		pi := c.PeerInfo()
+		sess := s.newSession(shmFrameConn{c}, TransportShm, pi.PID, func() (uint64, uint64, uint64, uint64) {
+			st := c.Stats()
+			return st.TxUsed, st.TxCapacity, st.RxUsed, st.RxCapacity
+		})
+		if sess == nil {
+			continue
+		}
+		go s.runSession(sess)
+	}
+}
+
+func (s *Server) acceptSock(ln *sockListener) {
+	defer s.acceptWG.Done()
+	for {
+		c, err := ln.ln.AcceptUnix()
+		if err != nil {
+			if s.draining.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn("socket accept failed", "err", err)
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
+		pid, err := checkPeer(c)
+		if err != nil {
+			s.log.Warn("socket transport: peer refused", "err", err)
+			c.Close()
+			continue
+		}
+		if reason, ok := s.admit(shmring.PeerInfo{PID: pid}); !ok {
+			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = c.Write(reason)
+			c.Close()
+			continue
+		}
+		sess := s.newSession(newSockConn(c, s.cfg.MaxFrame), TransportSocket, pid, nil)
+		if sess == nil {
+			continue
+		}
+		go s.runSession(sess)
+	}
+}
+
+// newSession registers a session, or closes fc and returns nil if the
+// server is shutting down.
+func (s *Server) newSession(fc frameConn, t Transport, pid int32, stats func() (txUsed, txCap, rxUsed, rxCap uint64)) *session {
+	info := SessionInfo{ID: s.nextSession.Add(1), Transport: t, PID: pid}
+	sess := newSession(s, fc, info)
+	sess.stats = stats
+	s.mu.Lock()
+	if s.closed || s.draining.Load() {
+		s.mu.Unlock()
+		fc.Close()
+		return nil
+	}
+	s.sessions[info.ID] = sess
+	s.sessionWG.Add(1)
+	s.mu.Unlock()
+	s.active.Add(1)
+	s.accepted.Add(1)
+	return sess
+}
+
+func (s *Server) runSession(sess *session) {
+	defer s.sessionWG.Done()
+	sess.serve()
+	<-sess.done
+}
+
+// forget removes a closed session.
+func (s *Server) forget(sess *session) {
+	s.mu.Lock()
+	if _, ok := s.sessions[sess.info.ID]; ok {
+		delete(s.sessions, sess.info.ID)
+		s.active.Add(-1)
+	}
+	s.mu.Unlock()
+}
+
+// Shutdown drains the server: it stops accepting, refuses new requests
+// with a retryable Unavailable error, lets requests in flight finish until
+// ctx is done, then cancels what is left, sends Disconnect on every session
+// and closes them. It returns once every session is closed; calling it
+// again waits for the same.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.draining.Store(true)
+		s.mu.Lock()
+		s.closed = true
+		if s.shmLn != nil {
+			s.shmLn.Close()
+		}
+		if s.sockLn != nil {
+			s.sockLn.Close()
+		}
+		s.mu.Unlock()
+		s.acceptWG.Wait()
+		s.log.Info("draining", "in_flight", s.inflight.Load())
+		t := time.NewTicker(2 * time.Millisecond)
+		for s.inflight.Load() > 0 {
+			select {
+			case <-ctx.Done():
+				s.log.Warn("drain timeout; canceling requests in flight", "in_flight", s.inflight.Load())
+			case <-t.C:
+				continue
+			}
+			break
+		}
+		t.Stop()
+		s.mu.Lock()
+		list := make([]*session, 0, len(s.sessions))
+		for _, sess := range s.sessions {
+			list = append(list, sess)
+		}
+		s.mu.Unlock()
+		var wg sync.WaitGroup
+		for _, sess := range list {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sess.disconnect(protocol.ErrCodeNone, "daemon shutting down")
+			}()
+		}
+		wg.Wait()
+		s.sessionWG.Wait()
+		s.log.Info("ringwired stopped")
+		close(s.shutdown)
+	})
+	<-s.shutdown
+	return nil
+}
+
+// Done is closed when Shutdown has finished.
+func (s *Server) Done() <-chan struct{} { return s.shutdown }
+
+func isTemporary(err error) bool {
+	var ne interface{ Timeout() bool }
+	return errors.As(err, &ne)
+}

@@ -1,0 +1,463 @@
+package daemon
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringwire/ringwire/protocol"
+	"github.com/ringwire/ringwire/shmring"
+)
+
+// Message types the daemon reserves at the top of the application range.
+const (
+	// MsgStats asks the daemon for a snapshot of its state. The request
+	// payload is empty; the response payload is a JSON encoding of Stats.
+	// It is served whether or not metrics are enabled.
+	MsgStats protocol.MsgType = 0xFFF0
+
+	// MsgCredit grants stream credit (per-stream flow control). It is a
+	// request (flag request) whose header id is the id of the streaming
+	// request it refers to, like Cancel, and gets no answer. Its payload
+	// is 4 bytes: a little-endian uint32, the number of further stream
+	// frames the daemon may send on that stream. Credit for a stream that
+	// has ended is ignored. Each stream starts with StreamWindow credits.
+	MsgCredit protocol.MsgType = 0xFFF1
+)
+
+// Errors reported by ResponseWriter methods.
+var (
+	// ErrCallDone is returned when a frame is sent for a call that already
+	// ended (a terminal frame was sent, it was canceled, or its session
+	// closed).
+	ErrCallDone = errors.New("daemon: call already ended")
+	// ErrAddrInUse is returned when a live daemon already serves the path.
+	ErrAddrInUse = errors.New("daemon: address in use")
+	// ErrServerClosed is returned by Serve after Shutdown.
+	ErrServerClosed = errors.New("daemon: server closed")
+)
+
+// errDisconnect ends a session cleanly when the client sends Disconnect.
+var errDisconnect = errors.New("daemon: client disconnected")
+
+// sessionError is a fatal error to report to the client in an Error frame
+// before the session closes.
+type sessionError struct {
+	code protocol.ErrorCode
+	err  error
+}
+
+func (e *sessionError) Error() string { return e.err.Error() }
+func (e *sessionError) Unwrap() error { return e.err }
+
+func fatal(code protocol.ErrorCode, format string, args ...any) error {
+	return &sessionError{code: code, err: fmt.Errorf(format, args...)}
+}
+
+// session serves one client connection.
+type session struct {
+	srv  *Server
+	fc   frameConn
+	info SessionInfo
+	log  *slog.Logger
+	ctx  context.Context
+	stop context.CancelFunc
+
+	started time.Time
+	stats   func() (txUsed, txCap, rxUsed, rxCap uint64)
+
+	// Reader goroutine state.
+	handshaken atomic.Bool
+	lastID     uint64
+
+	wmu     sync.Mutex
+	wbuf    []byte
+	wclosed bool
+
+	mu       sync.Mutex
+	calls    map[uint64]*call
+	requests atomic.Uint64
+	inflight atomic.Int64
+	handlers sync.WaitGroup
+
+	closeOnce sync.Once
+	done      chan struct{}
+}
+
+func newSession(srv *Server, fc frameConn, info SessionInfo) *session {
+	ctx, stop := context.WithCancel(context.Background())
+	return &session{
+		srv:     srv,
+		fc:      fc,
+		info:    info,
+		log:     srv.log.With("session", info.ID, "transport", string(info.Transport)),
+		ctx:     ctx,
+		stop:    stop,
+		started: time.Now(),
+		calls:   make(map[uint64]*call),
+		done:    make(chan struct{}),
+	}
+}
+
+// serve reads frames until the connection ends or a frame is bad.
+func (s *session) serve() {
+	defer s.close()
+	t := time.AfterFunc(s.srv.cfg.HandshakeTimeout, func() {
+		if !s.handshaken.Load() {
+			s.log.Warn("no handshake in time; closing", "timeout", s.srv.cfg.HandshakeTimeout)
+			s.fc.Close()
+		}
+	})
+	defer t.Stop()
+	buf := make([]byte, 0, 4096)
+	for {
+		msg, err := s.fc.ReadMsg(buf[:0])
+		if err == nil {
+			if cap(msg) <= 1<<20 {
+				buf = msg[:0]
+			}
+			err = s.handleMsg(msg)
+			if err == nil {
+				continue
+			}
+		}
+		s.finish(err)
+		return
+	}
+}
+
+// finish logs why the session ends and tells the client when it was its
+// fault.
+func (s *session) finish(err error) {
+	switch {
+	case errors.Is(err, errDisconnect):
+		s.log.Debug("client disconnected")
+	case s.ctx.Err() != nil:
+		// closed by us (shutdown)
+	case isPeerGone(err):
+		s.log.Debug("client gone", "err", err)
+	default:
+		code := protocol.ErrorCodeFor(err)
+		var se *sessionError
+		switch {
+		case errors.As(err, &se):
+			code = se.code
+		case errors.Is(err, shmring.ErrTooLarge):
+			code = protocol.ErrCodeTooLarge
+		case errors.Is(err, shmring.ErrCorrupt):
+			code = protocol.ErrCodeBadFrame
+		}
+		s.log.Warn("closing session after bad input", "code", code.String(), "err", err)
+		s.sendError(0, 0, code, err.Error(), false)
+	}
+}
+
+func isPeerGone(err error) bool {
+	if errors.Is(err, io.EOF) || errors.Is(err, errPeerGone) {
+		return true
+	}
+	return isTransportClosed(err)
+}
+
+// handleMsg is the session's entry point for one message read from the
+// client, a private copy. It returns an error when the session must end.
+func (s *session) handleMsg(msg []byte) error {
+	f, n, err := protocol.ParseFrameMax(msg, s.srv.cfg.MaxFrame)
+	if err != nil {
+		return err
+	}
+	if n != len(msg) {
+		return fatal(protocol.ErrCodeBadFrame, "%w: %d bytes after the frame in one message", protocol.ErrProtocol, len(msg)-n)
+	}
+	if err := protocol.ValidateRules(f); err != nil {
+		return err
+	}
+	if f.Flags&protocol.FlagCompressed != 0 {
+		return fatal(protocol.ErrCodeProtocol, "%w: compressed frame, compression was not negotiated", protocol.ErrProtocol)
+	}
+	if !s.handshaken.Load() {
+		if f.Type != protocol.MsgHandshake {
+			return fatal(protocol.ErrCodeProtocol, "%w: %v before the handshake", protocol.ErrProtocol, f.Type)
+		}
+		return s.handshake(f)
+	}
+	switch f.Type {
+	case protocol.MsgCancel:
+		s.mu.Lock()
+		if c := s.calls[f.ID]; c != nil {
+			c.canceled.Store(true)
+			c.cancel()
+		}
+		s.mu.Unlock()
+		return nil
+	case MsgCredit:
+		if len(f.Payload) != 4 {
+			return fatal(protocol.ErrCodeMalformed, "%w: credit payload is %d bytes, want 4", protocol.ErrMalformed, len(f.Payload))
+		}
+		n := int64(binary.LittleEndian.Uint32(f.Payload))
+		s.mu.Lock()
+		if c := s.calls[f.ID]; c != nil {
+			if c.credit.Add(n) > 1<<30 {
+				s.mu.Unlock()
+				return fatal(protocol.ErrCodeProtocol, "%w: credit overflow on stream %d", protocol.ErrProtocol, f.ID)
+			}
+			select {
+			case c.creditSig <- struct{}{}:
+			default:
+			}
+		}
+		s.mu.Unlock()
+		return nil
+	case protocol.MsgDisconnect:
+		return errDisconnect
+	case protocol.MsgHandshake:
+		return fatal(protocol.ErrCodeProtocol, "%w: second Handshake", protocol.ErrProtocol)
+	}
+	if f.IsResponse() {
+		// The daemon sends no requests that expect an answer.
+		return fatal(protocol.ErrCodeProtocol, "%w: unexpected response %v id=%d", protocol.ErrProtocol, f.Type, f.ID)
+	}
+	if f.ID <= s.lastID {
+		return fatal(protocol.ErrCodeProtocol, "%w: request id %d not above the previous request id %d (an id in flight or reused)",
+			protocol.ErrProtocol, f.ID, s.lastID)
+	}
+	s.lastID = f.ID
+	s.requests.Add(1)
+	s.srv.requests.Add(1)
+	if f.Type == protocol.MsgHeartbeat {
+		return s.heartbeat(f)
+	}
+	h := s.srv.mux.Handler(f.Type)
+	if h == nil {
+		return fatal(protocol.ErrCodeUnknownType, "%w: no handler for %v", protocol.ErrUnknownType, f.Type)
+	}
+	if s.srv.draining.Load() {
+		s.sendError(f.ID, 0, protocol.ErrCodeUnavailable, "daemon is shutting down", true)
+		return nil
+	}
+	if s.inflight.Load() >= int64(s.srv.cfg.MaxInflight) {
+		s.sendError(f.ID, 0, protocol.ErrCodeOverloaded,
+			fmt.Sprintf("too many requests in flight (limit %d)", s.srv.cfg.MaxInflight), true)
+		return nil
+	}
+	c := newCall(s, f)
+	s.mu.Lock()
+	s.calls[f.ID] = c
+	s.mu.Unlock()
+	s.inflight.Add(1)
+	s.srv.inflight.Add(1)
+	s.handlers.Add(1)
+	go s.run(c, h)
+	return nil
+}
+
+// handshake answers the client's Handshake.
+func (s *session) handshake(f protocol.Frame) error {
+	hs, err := decodeHandshake(f.Payload)
+	if err != nil {
+		return fatal(protocol.ErrCodeMalformed, "handshake: %w", err)
+	}
+	if hs.minVersion > uint16(protocol.Version) || hs.maxVersion < uint16(protocol.Version) {
+		return fatal(protocol.ErrCodeVersion, "%w: client speaks versions %d..%d, daemon speaks %d",
+			protocol.ErrProtocol, hs.minVersion, hs.maxVersion, protocol.Version)
+	}
+	s.lastID = f.ID
+	s.info.ClientName = hs.clientName
+	var txCap, rxCap uint64
+	if s.stats != nil {
+		_, txCap, _, rxCap = s.stats()
+	}
+	ack := encodeHandshakeAck(nil, handshakeAck{
+		sessionID:   s.info.ID,
+		transport:   s.info.Transport,
+		txRing:      txCap,
+		rxRing:      rxCap,
+		maxPayload:  uint32(s.srv.cfg.MaxFrame),
+		maxInflight: uint32(s.srv.cfg.MaxInflight),
+	})
+	if err := s.write(protocol.MsgHandshakeAck, protocol.FlagResponse, f.ID, ack); err != nil {
+		return err
+	}
+	s.handshaken.Store(true)
+	s.log.Debug("session started", "client", hs.clientName, "pid", s.info.PID)
+	return nil
+}
+
+// heartbeat answers a Heartbeat request inline.
+func (s *session) heartbeat(f protocol.Frame) error {
+	var b [64]byte
+	p, err := heartbeatReply(b[:0], f.Payload)
+	if err != nil {
+		return fatal(protocol.ErrCodeMalformed, "heartbeat: %w", err)
+	}
+	return s.write(protocol.MsgHeartbeat, protocol.FlagResponse, f.ID, p)
+}
+
+// run executes a handler for c and makes sure the call ends with exactly
+// one terminal frame.
+func (s *session) run(c *call, h Handler) {
+	defer s.handlers.Done()
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("handler panicked", "type", c.req.Type.String(), "id", c.req.ID, "panic", r, "stack", string(debug.Stack()))
+			_ = c.Error(protocol.ErrCodeInternal, "handler panicked", false)
+		}
+		if !c.finished.Load() {
+			_ = c.Error(protocol.ErrCodeInternal, "handler returned without a response", false)
+		}
+		s.mu.Lock()
+		delete(s.calls, c.req.ID)
+		s.mu.Unlock()
+		c.cancel()
+		s.inflight.Add(-1)
+		s.srv.inflight.Add(-1)
+	}()
+	h.ServeFrame(c.ctx, c, &c.req)
+}
+
+// write sends one frame; writers are serialized.
+func (s *session) write(typ protocol.MsgType, flags protocol.Flags, id uint64, payload []byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.wclosed {
+		return ErrCallDone
+	}
+	s.wbuf = protocol.AppendFrame(s.wbuf[:0], typ, flags, id, payload)
+	err := s.fc.WriteMsg(s.wbuf)
+	if cap(s.wbuf) > 1<<20 {
+		s.wbuf = nil
+	}
+	return err
+}
+
+// sendError sends an Error frame; id 0 is a connection-level error.
+func (s *session) sendError(id uint64, flags protocol.Flags, code protocol.ErrorCode, msg string, retryable bool) error {
+	return s.write(protocol.MsgError, protocol.FlagResponse|flags, id, encodeError(nil, code, msg, retryable))
+}
+
+// disconnectTimeout bounds how long Disconnect may wait for room in the
+// ring of a client that stopped reading.
+const disconnectTimeout = time.Second
+
+// disconnect sends Disconnect (best effort) and closes the session.
+func (s *session) disconnect(code protocol.ErrorCode, reason string) {
+	t := time.AfterFunc(disconnectTimeout, func() { s.fc.Close() })
+	_ = s.write(protocol.MsgDisconnect, protocol.FlagRequest, 0, encodeDisconnect(nil, code, reason))
+	t.Stop()
+	s.close()
+}
+
+// close ends the session: handlers are canceled, the transport closed (its
+// mappings and fds released) and the session forgotten by the server.
+func (s *session) close() {
+	s.closeOnce.Do(func() {
+		// No frame may follow the fatal Error or Disconnect: close the
+		// write side before handlers see their contexts canceled.
+		s.wmu.Lock()
+		s.wclosed = true
+		s.wmu.Unlock()
+		s.stop()
+		s.fc.Close()
+		s.srv.forget(s)
+		go func() {
+			s.handlers.Wait()
+			close(s.done)
+		}()
+	})
+}
+
+// call is one request being served; it is the handler's ResponseWriter.
+type call struct {
+	s         *session
+	req       Request
+	ctx       context.Context
+	cancel    context.CancelFunc
+	credit    atomic.Int64
+	creditSig chan struct{}
+	finished  atomic.Bool
+	canceled  atomic.Bool
+	streamed  bool
+}
+
+func newCall(s *session, f protocol.Frame) *call {
+	ctx, cancel := context.WithCancel(s.ctx)
+	c := &call{s: s, ctx: ctx, cancel: cancel, creditSig: make(chan struct{}, 1)}
+	c.credit.Store(StreamWindow)
+	c.req = Request{
+		Type:    f.Type,
+		Flags:   f.Flags,
+		ID:      f.ID,
+		Payload: append([]byte(nil), f.Payload...),
+		Session: s.info,
+	}
+	return c
+}
+
+func (c *call) Respond(typ protocol.MsgType, payload []byte) error {
+	return c.terminal(typ, protocol.FlagResponse, payload)
+}
+
+func (c *call) Send(typ protocol.MsgType, payload []byte) error {
+	if c.finished.Load() || c.canceled.Load() {
+		return ErrCallDone
+	}
+	if err := c.waitCredit(); err != nil {
+		return err
+	}
+	c.streamed = true
+	if err := c.s.write(typ, protocol.FlagResponse|protocol.FlagStream, c.req.ID, payload); err != nil {
+		return fmt.Errorf("%w: %w", ErrCallDone, err)
+	}
+	return nil
+}
+
+func (c *call) End(typ protocol.MsgType, payload []byte) error {
+	if c.finished.Load() || c.canceled.Load() {
+		return ErrCallDone
+	}
+	if err := c.waitCredit(); err != nil {
+		c.finished.Store(true)
+		return err
+	}
+	return c.terminal(typ, protocol.FlagResponse|protocol.FlagStream|protocol.FlagEnd, payload)
+}
+
+func (c *call) Error(code protocol.ErrorCode, message string, retryable bool) error {
+	flags := protocol.FlagResponse
+	if c.streamed {
+		flags |= protocol.FlagStream | protocol.FlagEnd
+	}
+	return c.terminal(protocol.MsgError, flags, encodeError(nil, code, message, retryable))
+}
+
+func (c *call) terminal(typ protocol.MsgType, flags protocol.Flags, payload []byte) error {
+	if c.finished.Swap(true) || c.canceled.Load() {
+		return ErrCallDone
+	}
+	if err := c.s.write(typ, flags, c.req.ID, payload); err != nil {
+		return fmt.Errorf("%w: %w", ErrCallDone, err)
+	}
+	return nil
+}
+
+// waitCredit takes one credit, waiting for the client to grant more.
+func (c *call) waitCredit() error {
+	for {
+		if c.credit.Add(-1) >= 0 {
+			return nil
+		}
+		c.credit.Add(1)
+		select {
+		case <-c.creditSig:
+		case <-c.ctx.Done():
+			return fmt.Errorf("%w: %w", ErrCallDone, context.Cause(c.ctx))
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package integration
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringwire/ringwire/client"
+	"github.com/ringwire/ringwire/protocol"
+)
+
+// reportLatency reports the median and 99th percentile of samples.
+func reportLatency(b *testing.B, samples []time.Duration) {
+	if len(samples) == 0 {
+		return
+	}
+	slices.Sort(samples)
+	b.ReportMetric(float64(samples[len(samples)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(samples[len(samples)*99/100].Nanoseconds()), "p99-ns")
+}
+
+func benchClient(b *testing.B, tr client.Transport, opts ...client.Option) *client.Client {
+	sock := filepath.Join(socketDir(b), "d.sock")
+	startDaemon(b, sock)
+	return dialDaemon(b, sock, append([]client.Option{client.WithTransport(tr), client.WithHeartbeat(0, 0)}, opts...)...)
+}
+
+var benchTransports = []client.Transport{client.TransportShm, client.TransportSocket}
+
+// BenchmarkPing is a Heartbeat round trip to a ringwired child process.
+func BenchmarkPing(b *testing.B) {
+	for _, tr := range benchTransports {
+		b.Run("transport="+string(tr), func(b *testing.B) {
+			cl := benchClient(b, tr)
+			ctx := context.Background()
+			for i := 0; i < 1000; i++ { // warm up pools and spinning
+				cl.Ping(ctx)
+			}
+			samples := make([]time.Duration, 0, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				if _, err := cl.Ping(ctx); err != nil {
+					b.Fatal(err)
+				}
+				samples = append(samples, time.Since(t0))
+			}
+			b.StopTimer()
+			reportLatency(b, samples)
+		})
+	}
+}
+
+// BenchmarkComplete1KiB is a non-streamed completion round trip: a 1 KiB
+// request (encode, CRC, daemon decode, mock provider, encode, client
+// decode) answered with a small response.
+func BenchmarkComplete1KiB(b *testing.B) {
+	prompt := strings.Repeat("lorem ipsum dolor sit amet, ", 1024/28+1)[:1000]
+	req := &protocol.CompletionRequest{
+		Model:     "mock-1",
+		Messages:  []protocol.ChatMessage{{Role: protocol.RoleUser, Content: prompt}},
+		MaxTokens: 4,
+	}
+	if n := len(protocol.Marshal(req)); n < 1024 || n > 1200 {
+		b.Fatalf("request payload is %d bytes", n)
+	}
+	for _, tr := range benchTransports {
+		b.Run("transport="+string(tr), func(b *testing.B) {
+			cl := benchClient(b, tr)
+			ctx := context.Background()
+			for i := 0; i < 1000; i++ {
+				cl.Complete(ctx, req)
+			}
+			samples := make([]time.Duration, 0, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				if _, err := cl.Complete(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+				samples = append(samples, time.Since(t0))
+			}
+			b.StopTimer()
+			reportLatency(b, samples)
+		})
+	}
+}
+
+// BenchmarkPipelined runs many calls at once over one client (WithConns
+// 2): Ping round trips from parallel goroutines, reported as calls/s.
+func BenchmarkPipelined(b *testing.B) {
+	for _, tr := range benchTransports {
+		b.Run("transport="+string(tr), func(b *testing.B) {
+			cl := benchClient(b, tr, client.WithConns(2))
+			b.ReportAllocs()
+			b.SetParallelism(16)
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := context.Background()
+				for pb.Next() {
+					if _, err := cl.Ping(ctx); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
+		})
+	}
+}

@@ -1,0 +1,207 @@
+package integration
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ringwire/ringwire/client"
+	"go.uber.org/goleak"
+)
+
+// ringwiredBin is the real daemon, built once by TestMain.
+var ringwiredBin string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if os.Getenv(childEnv) != "" {
+		os.Exit(clientChild())
+	}
+	raiseNoFile()
+	dir, err := os.MkdirTemp("", "rwbin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	ringwiredBin = filepath.Join(dir, "ringwired")
+	args := []string{"build", "-o", ringwiredBin}
+	if coverDir() != "" {
+		args = append(args, "-cover", "-coverpkg=github.com/ringwire/ringwire/daemon/...")
+		if mode := testing.CoverMode(); mode != "" {
+			args = append(args, "-covermode="+mode)
+		}
+	}
+	args = append(args, "github.com/ringwire/ringwire/daemon/cmd/ringwired")
+	cmd := exec.Command("go", args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building ringwired:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}))
+}
+
+// coverDir is the -test.gocoverdir of this run, if coverage is on.
+func coverDir() string {
+	if f := flag.Lookup("test.gocoverdir"); f != nil {
+		return f.Value.String()
+	}
+	return ""
+}
+
+func raiseNoFile() {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil && lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
+}
+
+// daemonProc is a ringwired child process.
+type daemonProc struct {
+	cmd      *exec.Cmd
+	sock     string
+	listenAt time.Time // when it logged that it listens
+	exited   chan struct{}
+	mu       sync.Mutex
+	log      strings.Builder
+}
+
+// socketDir returns a fresh private directory for a daemon socket.
+func socketDir(t testing.TB) string {
+	dir, err := os.MkdirTemp("", "rwi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// startDaemon runs ringwired on sock with args and waits until it listens.
+// It is stopped (SIGTERM) when the test ends.
+func startDaemon(t testing.TB, sock string, args ...string) *daemonProc {
+	t.Helper()
+	args = append(args, strings.Fields(os.Getenv("RINGWIRE_E2E_DAEMON_ARGS"))...)
+	cmd := exec.Command(ringwiredBin, append([]string{"-socket", sock, "-log-level", "info"}, args...)...)
+	cmd.Env = os.Environ()
+	if d := coverDir(); d != "" {
+		cmd.Env = append(cmd.Env, "GOCOVERDIR="+d)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemonProc{cmd: cmd, sock: sock, exited: make(chan struct{})}
+	listening := make(chan time.Time, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.Contains(line, "ringwired listening") {
+				select {
+				case listening <- time.Now():
+				default:
+				}
+			}
+			d.mu.Lock()
+			if d.log.Len() < 1<<20 {
+				d.log.WriteString(line + "\n")
+			}
+			d.mu.Unlock()
+		}
+		io.Copy(io.Discard, stderr)
+		cmd.Wait()
+		close(d.exited)
+	}()
+	select {
+	case d.listenAt = <-listening:
+	case <-d.exited:
+		t.Fatalf("ringwired exited: %s", d.logs())
+	case <-time.After(20 * time.Second):
+		d.kill()
+		t.Fatalf("ringwired did not listen: %s", d.logs())
+	}
+	t.Cleanup(func() { d.stop(t) })
+	return d
+}
+
+func (d *daemonProc) logs() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.log.String()
+}
+
+func (d *daemonProc) pid() int { return d.cmd.Process.Pid }
+
+// kill SIGKILLs the daemon and waits for it to exit.
+func (d *daemonProc) kill() {
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.exited
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (d *daemonProc) stop(t testing.TB) {
+	select {
+	case <-d.exited:
+		return
+	default:
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+		if code := d.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("ringwired exited with %d: %s", code, d.logs())
+		}
+	case <-time.After(20 * time.Second):
+		d.kill()
+		t.Errorf("ringwired did not stop on SIGTERM")
+	}
+}
+
+func dialDaemon(t testing.TB, sock string, opts ...client.Option) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := client.Dial(ctx, sock, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// countFDs returns the number of open fds of process pid.
+func countFDs(pid int) int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// countMemfdMaps returns how many mappings of process pid are memfds (the
+// shared-memory rings).
+func countMemfdMaps(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		return -1
+	}
+	return strings.Count(string(b), "/memfd:")
+}
