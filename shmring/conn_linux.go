@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -207,6 +208,7 @@ func (c *Conn) failOnCorrupt(err error) error {
 // so a signal cannot be lost.
 func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked interface {
 	Store(uint32)
+	Swap(uint32) uint32
 }, ready func() (bool, error), downErr func(uint32) error) error {
 	down := func() error {
 		st := c.state.Load()
@@ -231,8 +233,15 @@ func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked int
 			if c.state.Load() != 0 {
 				break
 			}
-			if i&63 == 0 && time.Since(start) >= w.spin {
-				break
+			if i&63 == 0 {
+				if time.Since(start) >= w.spin {
+					break
+				}
+				// Let this process's other runnable goroutines (other
+				// connections, handlers) have the P while we spin: on a
+				// 2-core machine a hogged P delays exactly the work the
+				// peer may be waiting on.
+				runtime.Gosched()
 			}
 		}
 	}
@@ -255,7 +264,10 @@ func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked int
 		if expired(dl) {
 			return os.ErrDeadlineExceeded
 		}
-		parked.Store(1)
+		// Swap, not Store: the flag must be visible before ready re-reads
+		// the position (a full fence even under the race detector, whose
+		// atomic stores are release-only).
+		parked.Swap(1)
 		if ok, err := ready(); ok || err != nil {
 			parked.Store(0)
 			return err

@@ -102,11 +102,12 @@ func (w *waiter) park() error {
 func (w *waiter) wake() { signal(w.f) }
 
 // adapt sets the spin bound after a wait that parked and lasted waited in
-// all: had the peer answered within twice the maximum spin, spinning longer
-// would have saved the park, so spin fully; otherwise the peer is slow or
+// all: had the peer answered within four times the maximum spin, it is
+// conversing and the next answer is likely to come while spinning, so spin
+// fully; otherwise the peer is slow or
 // idle, and the spin shrinks (to 1/16 of the maximum) to save the CPU.
 func (w *waiter) adapt(waited time.Duration) {
-	if waited <= 2*w.spinMax {
+	if waited <= 4*w.spinMax {
 		w.spin = w.spinMax
 	} else {
 		w.spin = max(w.spinMax/16, w.spin/2)

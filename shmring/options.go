@@ -23,7 +23,7 @@ const (
 	// DefaultHandshakeTimeout bounds the setup exchange on the Unix socket.
 	DefaultHandshakeTimeout = 5 * time.Second
 	// DefaultSpin is how long a waiting call spins before it parks, at most.
-	DefaultSpin = 5 * time.Microsecond
+	DefaultSpin = 50 * time.Microsecond
 )
 
 // Option configures Listen or Dial. Options that concern only one side are
@@ -85,7 +85,7 @@ func WithHandshakeTimeout(d time.Duration) Option {
 // WithSpin sets how long, at most, a call waiting for data or space spins
 // before it parks on its eventfd. The spin adapts below this bound: it
 // shrinks while spinning does not pay off. Zero parks at once. Default
-// DefaultSpin (5 µs).
+// DefaultSpin (50 µs).
 func WithSpin(d time.Duration) Option { return func(c *config) { c.spin = d } }
 
 // WithAdmit installs the listener's admission hook. It runs for every

@@ -261,6 +261,9 @@ func TestNoLostWakeups(t *testing.T) {
 	c := acceptOne(t, ln)
 	defer c.Close()
 	fail := func(what string, i int, err error) {
+		t.Logf("state at failure: stats %+v", c.Stats())
+		t.Logf("state at failure: tx prod=%d cons=%d consParked=%d prodParked=%d pos=%d consSeen=%d", c.tx.prod.Load(), c.tx.cons.Load(), c.tx.consParked.Load(), c.tx.prodParked.Load(), c.tx.pos, c.tx.consSeen)
+		t.Logf("state at failure: rx prod=%d cons=%d consParked=%d prodParked=%d pos=%d released=%d prodSeen=%d frag=%v", c.rx.prod.Load(), c.rx.cons.Load(), c.rx.consParked.Load(), c.rx.prodParked.Load(), c.rx.pos, c.rx.released, c.rx.prodSeen, c.rx.fragging)
 		ch.kill()
 		t.Fatalf("%s %d: %v (a lost wake-up shows as a timeout)\nchild:\n%s", what, i, err, ch.out.String())
 	}

@@ -101,7 +101,10 @@ func (p *producer) put(off, n uint64, kind uint8) {
 // was parked and must be signalled. The store of the position and the load
 // of the flag are sequentially consistent (SPEC.md, "Wake-ups").
 func (p *producer) publish() (signal bool) {
-	p.prod.Store(p.pos)
+	// Swap, not Store: an atomic read-modify-write is a full fence in every
+	// build. Under the race detector a plain Store is only a release store,
+	// which may pass the following Load and break the Dekker handshake.
+	p.prod.Swap(p.pos)
 	return p.consParked.Load() != 0 && p.consParked.CompareAndSwap(1, 0)
 }
 
@@ -191,7 +194,7 @@ func (c *consumer) release() (signal bool) {
 		return false
 	}
 	c.released = c.pos
-	c.cons.Store(c.pos)
+	c.cons.Swap(c.pos) // a full fence in every build: see publish
 	return c.prodParked.Load() != 0 && c.prodParked.CompareAndSwap(1, 0)
 }
 
