@@ -206,15 +206,56 @@ func (cl *Client) callMsg(ctx context.Context, m protocol.Message, out protocol.
 }
 
 // Complete asks for a completion and waits for the whole reply. req.Stream
-// is ignored (treated as false).
+// is ignored (treated as false). It allocates the response and its strings
+// (two allocations, three when req.Stream is set); AppendComplete
+// allocates nothing.
 func (cl *Client) Complete(ctx context.Context, req *protocol.CompletionRequest) (*protocol.CompletionResponse, error) {
-	r := *req
-	r.Stream = false
 	var resp protocol.CompletionResponse
-	if err := cl.callMsg(ctx, &r, &resp); err != nil {
+	if err := cl.callMsg(ctx, oneShot(req), &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil
+}
+
+// oneShot returns req, or a copy of it with Stream cleared.
+func oneShot(req *protocol.CompletionRequest) *protocol.CompletionRequest {
+	if !req.Stream {
+		return req
+	}
+	r := *req
+	r.Stream = false
+	return &r
+}
+
+// AppendComplete is Complete without allocations: it appends the
+// response's payload to dst and returns it with a view of the response
+// that reads those bytes in place (valid while they are; reuse dst[:0]
+// for the next call). req.Stream is ignored (treated as false; a request
+// with Stream set is copied, which allocates). In steady state, with room
+// in dst, it allocates nothing.
+func (cl *Client) AppendComplete(ctx context.Context, dst []byte, req *protocol.CompletionRequest) ([]byte, protocol.CompletionResponseView, error) {
+	var v protocol.CompletionResponseView
+	c, err := cl.conn(ctx)
+	if err != nil {
+		return dst, v, err
+	}
+	p := getPending()
+	defer putPending(p)
+	if err := c.start(ctx, protocol.MsgCompletionRequest, p.enc.Encode(oneShot(req)), p); err != nil {
+		return dst, v, err
+	}
+	if err := c.wait(ctx, p); err != nil {
+		return dst, v, err
+	}
+	if p.typ != protocol.MsgCompletionResponse {
+		return dst, v, fmt.Errorf("%w: %v answered with %v", ErrProtocol, protocol.MsgCompletionRequest, p.typ)
+	}
+	n := len(dst)
+	dst = append(dst, p.payload...)
+	if v, err = protocol.ViewCompletionResponse(dst[n:]); err != nil {
+		return dst[:n], v, fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	return dst, v, nil
 }
 
 // CallTool calls a tool on the daemon.
@@ -259,6 +300,7 @@ func (cl *Client) CompleteStream(ctx context.Context, req *protocol.CompletionRe
 			yield(protocol.StreamChunk{}, err)
 			return
 		}
+		c.kick()
 		consumed := 0
 		for {
 			msg, ended, serr := p.pop()

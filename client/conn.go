@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,12 +32,32 @@ type conn struct {
 	calls map[uint64]*pending
 	err   error // why the connection is down, under mu
 
-	dead     atomic.Bool
-	closed   atomic.Bool  // close was called: calls fail with ErrClosed
-	lastRecv atomic.Int64 // unix nanos of the last frame received
-	done     chan struct{}
-	wg       sync.WaitGroup
-	closing  sync.Once
+	// Read token (leader/follower, see wait): at most one goroutine reads
+	// the transport at a time. Under mu.
+	reading bool   // a goroutine holds the read token
+	rbuf    []byte // the token holder's read buffer
+	// leaders: callers may read the transport themselves (the shared-
+	// memory transport, whose Done reports the peer gone while nobody
+	// reads). Otherwise the background reader always holds the token.
+	leaders bool
+	tdone   <-chan struct{} // the transport's Done, or nil
+	bgWake  chan struct{}   // cap 1: the token was handed to the background reader
+	// kickable: the socket transport, which has no Done: the background
+	// reader holds the token whenever nobody else does (a read is the only
+	// way to see EOF), and a caller that wants it kicks it out of its read
+	// with a past read deadline (the read resumes where it stopped).
+	kickable bool
+	bgHolds  bool        // under mu: the background reader holds the token
+	kicked   bool        // under mu: a kick's past read deadline is set
+	heir     *pending    // under mu: the caller that kicked, to get the token
+	used     atomic.Bool // a caller led since the background reader last looked
+
+	dead    atomic.Bool
+	closed  atomic.Bool // close was called: calls fail with ErrClosed
+	recvd   atomic.Bool // a frame arrived since the heartbeat loop last looked (no clock read per frame)
+	done    chan struct{}
+	wg      sync.WaitGroup
+	closing sync.Once
 }
 
 // pending is the state of one call in flight. It is reused through a
@@ -52,6 +73,9 @@ type pending struct {
 	buf     []byte // the frame holding payload
 	payload []byte
 	err     error
+	done    atomic.Bool // the result above is set
+
+	offered bool // under conn.mu: the read token was handed to this waiter (heir)
 
 	// Streams only.
 	stream bool
@@ -68,7 +92,8 @@ func getPending() *pending { return pendings.Get().(*pending) }
 
 func putPending(p *pending) {
 	p.err, p.serr, p.payload, p.typ = nil, nil, nil, 0
-	p.stream, p.ended = false, false
+	p.stream, p.ended, p.offered = false, false, false
+	p.done.Store(false)
 	p.queue = p.queue[:0]
 	if cap(p.buf) > 64<<10 {
 		p.buf = nil
@@ -105,12 +130,17 @@ func dialConn(ctx context.Context, path string, o *options) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{t: t, o: o, calls: make(map[uint64]*pending), done: make(chan struct{}), nextID: 1}
+	c := &conn{t: t, o: o, calls: make(map[uint64]*pending), done: make(chan struct{}), nextID: 1,
+		bgWake: make(chan struct{}, 1), rbuf: make([]byte, 0, 4096)}
+	if d, ok := t.(interface{ Done() <-chan struct{} }); ok {
+		c.leaders, c.tdone = true, d.Done()
+	} else if _, ok := t.(*sockConn); ok {
+		c.leaders, c.kickable = true, true
+	}
 	if err := c.handshake(ctx); err != nil {
 		t.Close()
 		return nil, err
 	}
-	c.lastRecv.Store(time.Now().UnixNano())
 	c.wg.Add(1)
 	go c.readLoop()
 	if o.hbInterval > 0 {
@@ -276,74 +306,326 @@ func (c *conn) grant(id uint64, n int) {
 }
 
 // wait waits for unary call p; on ctx's end it cancels the call.
+//
+// Leader/follower: a waiting caller that finds nobody reading the
+// transport takes the read token and reads itself, delivering other calls'
+// frames to them, until its own answer arrives; then, if calls remain in
+// flight, it hands the token to the background reader, which keeps it
+// until no call is left. So a lone caller is woken by the transport itself,
+// not by another goroutine; under load the background reader stays hot;
+// and only one goroutine per connection spins on the ring. On the socket
+// transport the background reader holds the token whenever nobody else
+// does; a caller then kicks it (see kickLocked) and becomes its heir.
 func (c *conn) wait(ctx context.Context, p *pending) error {
-	select {
-	case <-p.ch:
-		return p.err
-	case <-ctx.Done():
+	for !p.done.Load() {
+		if c.leaders {
+			c.mu.Lock()
+			if !c.reading && !p.done.Load() {
+				c.reading = true
+				c.leaveLocked(p)
+				c.mu.Unlock()
+				if err := c.lead(ctx, p); err != nil {
+					return c.abandon(ctx, p)
+				}
+				continue
+			}
+			if c.kickable && c.bgHolds && c.heir == nil && !p.done.Load() {
+				c.heir = p
+				c.kickLocked()
+			}
+			c.mu.Unlock()
+		}
+		select {
+		case <-p.ch:
+		case <-ctx.Done():
+			return c.abandon(ctx, p)
+		}
+	}
+	if c.kickable {
+		c.mu.Lock()
+		c.leaveLocked(p)
+		c.mu.Unlock()
+	}
+	return p.err
+}
+
+// abandon ends a wait whose ctx is done: it cancels the call unless its
+// answer is already being delivered.
+func (c *conn) abandon(ctx context.Context, p *pending) error {
+	if c.kickable {
+		c.mu.Lock()
+		c.leaveLocked(p)
+		c.mu.Unlock()
 	}
 	if c.cancel(p.id) {
 		return ctx.Err()
 	}
-	<-p.ch // the reader is completing it right now
+	// The call was completed (or failed) by a reader right now; its
+	// result is set before done.
+	for !p.done.Load() {
+		<-p.ch
+	}
 	return p.err
 }
 
-func (c *conn) downErr() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err == nil {
-		return ErrConnLost
+// leaveLocked forgets p as the heir; if the token was handed to p and is
+// still free, it is passed on.
+func (c *conn) leaveLocked(p *pending) {
+	if c.heir == p {
+		c.heir = nil
 	}
-	return c.err
+	if p.offered {
+		p.offered = false
+		if !c.reading {
+			c.passLocked()
+		}
+	}
 }
 
-// readLoop delivers frames from the daemon until the connection ends.
+// kickLocked makes the reader's blocked read (socket transport) return
+// os.ErrDeadlineExceeded by setting a read deadline in the past; the
+// reader that sees it clears it (readOne).
+func (c *conn) kickLocked() {
+	if c.kickable && !c.kicked {
+		c.kicked = true
+		_ = c.t.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// kick makes sure somebody reads the transport for a call no caller will
+// lead (a stream).
+func (c *conn) kick() {
+	c.mu.Lock()
+	if c.leaders && !c.reading {
+		c.passLocked()
+	}
+	c.mu.Unlock()
+}
+
+// passLocked hands the free read token to the background reader when calls
+// are in flight.
+func (c *conn) passLocked() {
+	if len(c.calls) > 0 {
+		select {
+		case c.bgWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// idleGrace is how often the socket transport's background reader looks
+// whether the connection went idle (no call in flight, nobody reading, no
+// caller led since it last looked); then it reads, to see EOF or a
+// Disconnect, until a caller kicks it. So a dead daemon is noticed within
+// about two idleGrace on an idle connection, while calls in quick
+// succession read for themselves without kicks.
+const idleGrace = time.Millisecond
+
+// idle reports whether no call is in flight and nobody reads.
+func (c *conn) idle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.calls) == 0 && !c.reading
+}
+
+// errKicked is readOne's answer when a kick interrupted the read.
+var errKicked = errors.New("client: read interrupted")
+
+// lead reads frames while holding the read token until p is answered, the
+// connection fails or ctx ends (then it returns ctx's error). It releases
+// the token.
+func (c *conn) lead(ctx context.Context, p *pending) error {
+	var stop func() bool
+	if c.kickable && ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() {
+			c.mu.Lock()
+			c.kickLocked()
+			c.mu.Unlock()
+		})
+	}
+	if c.kickable && !c.used.Load() {
+		c.used.Store(true)
+	}
+	var err error
+	for !p.done.Load() {
+		err = c.readOne(ctx)
+		if err == errKicked {
+			if err = ctx.Err(); err != nil {
+				break
+			}
+			continue
+		}
+		if err != nil {
+			break
+		}
+	}
+	if stop != nil {
+		stop()
+	}
+	c.mu.Lock()
+	c.reading = false
+	c.passLocked()
+	c.mu.Unlock()
+	if err != nil && !p.done.Load() && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// readLoop is the background reader: it reads when the read token is
+// handed to it (calls in flight, no caller waiting) and, with the token
+// free, when the transport reports the peer gone, so that a dead daemon or
+// a Disconnect is noticed on an idle connection. On the socket transport
+// it reads whenever nobody else does, and gives the token up when kicked.
+// Without leaders it holds the token for good.
 func (c *conn) readLoop() {
 	defer c.wg.Done()
-	buf := make([]byte, 0, 4096)
+	if !c.leaders {
+		c.mu.Lock()
+		c.reading = true
+		c.mu.Unlock()
+		for c.readOne(context.Background()) == nil {
+		}
+		return
+	}
+	// On the socket transport a timer, not each call, brings the
+	// background reader back to an idle connection: waking it after every
+	// call would cost more than the call.
+	var idle *time.Timer
+	var idleC <-chan time.Time
+	if c.kickable {
+		idle = time.NewTimer(0)
+		defer idle.Stop()
+		idleC = idle.C
+	}
 	for {
-		msg, err := c.t.ReadMsg(buf[:0])
-		if err != nil {
-			if errors.Is(err, ErrProtocol) {
-				c.fail(err)
-			} else {
-				c.fail(fmt.Errorf("%w: %w", ErrConnLost, err))
+		gone := false
+		select {
+		case <-c.bgWake:
+		case <-c.tdone:
+			gone = true
+		case <-idleC:
+			if c.used.Swap(false) || !c.idle() {
+				idle.Reset(idleGrace)
+				continue
 			}
+		case <-c.done:
 			return
 		}
-		f, n, err := protocol.ParseFrameMax(msg, c.o.maxPayload)
-		if err == nil && n != len(msg) {
-			err = fmt.Errorf("%d stray bytes after a frame", len(msg)-n)
+		c.mu.Lock()
+		if c.reading {
+			c.mu.Unlock()
+			if idle != nil {
+				idle.Reset(idleGrace)
+			}
+			if gone {
+				// The peer is gone and a caller is reading: it will see
+				// the end; look again shortly rather than spin on tdone.
+				time.Sleep(50 * time.Microsecond)
+			}
+			continue
 		}
-		if err != nil {
-			c.fail(fmt.Errorf("%w: %w", ErrProtocol, err))
-			return
-		}
-		c.lastRecv.Store(time.Now().UnixNano())
-		if f.IsRequest() {
-			if f.Type == protocol.MsgDisconnect {
-				reason := "daemon disconnected"
-				if v, err := protocol.ViewDisconnect(f.Payload); err == nil && len(v.Reason()) > 0 {
-					reason += ": " + string(v.Reason())
+		c.reading, c.bgHolds = true, true
+		c.mu.Unlock()
+		for {
+			err := c.readOne(context.Background())
+			c.mu.Lock()
+			if err == errKicked {
+				if h := c.heir; h != nil {
+					c.heir = nil
+					c.reading, c.bgHolds = false, false
+					h.offered = true
+					h.signal()
+					c.mu.Unlock()
+					idle.Reset(idleGrace)
+					break
 				}
-				c.fail(fmt.Errorf("%w: %s", ErrConnLost, reason))
+				c.mu.Unlock()
+				continue
+			}
+			if err != nil {
+				c.reading, c.bgHolds = false, false
+				c.mu.Unlock()
 				return
 			}
-			continue // the daemon sends no other requests; ignore
+			if !c.kickable && !gone && len(c.calls) == 0 {
+				c.reading, c.bgHolds = false, false
+				c.mu.Unlock()
+				break
+			}
+			c.mu.Unlock()
 		}
-		if f.ID == 0 {
-			c.fail(fmt.Errorf("%w: %w", ErrConnLost, decodeError(f.Payload)))
-			return
-		}
-		if next, err := c.deliver(f, msg); err != nil {
-			c.fail(err)
-			return
-		} else {
-			buf = next
-		}
-
 	}
+}
+
+// readOne reads and delivers one frame; the caller holds the read token.
+// A non-nil error means the connection failed (fail was called), ctx
+// ended, or a kick interrupted the read (errKicked).
+func (c *conn) readOne(ctx context.Context) error {
+	var msg []byte
+	var err error
+	if sc, ok := c.t.(shmConn); ok {
+		msg, err = sc.c.ReadMsgContext(ctx, c.rbuf[:0])
+	} else {
+		msg, err = c.t.ReadMsg(c.rbuf[:0])
+	}
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return err
+		}
+		if c.kickable && errors.Is(err, os.ErrDeadlineExceeded) {
+			c.mu.Lock()
+			if c.kicked {
+				c.kicked = false
+				_ = c.t.SetReadDeadline(time.Time{})
+			}
+			c.mu.Unlock()
+			return errKicked
+		}
+		if errors.Is(err, ErrProtocol) {
+			c.fail(err)
+		} else {
+			c.fail(fmt.Errorf("%w: %w", ErrConnLost, err))
+		}
+		return err
+	}
+	f, n, err := protocol.ParseFrameMax(msg, c.o.maxPayload)
+	if err == nil && n != len(msg) {
+		err = fmt.Errorf("%d stray bytes after a frame", len(msg)-n)
+	}
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrProtocol, err)
+		c.fail(err)
+		return err
+	}
+	if !c.recvd.Load() {
+		c.recvd.Store(true)
+	}
+	if f.IsRequest() {
+		c.rbuf = msg[:0]
+		if f.Type == protocol.MsgDisconnect {
+			reason := "daemon disconnected"
+			if v, err := protocol.ViewDisconnect(f.Payload); err == nil && len(v.Reason()) > 0 {
+				reason += ": " + string(v.Reason())
+			}
+			err := fmt.Errorf("%w: %s", ErrConnLost, reason)
+			c.fail(err)
+			return err
+		}
+		return nil // the daemon sends no other requests; ignore
+	}
+	if f.ID == 0 {
+		err := fmt.Errorf("%w: %w", ErrConnLost, decodeError(f.Payload))
+		c.fail(err)
+		return err
+	}
+	next, err := c.deliver(f, msg)
+	if err != nil {
+		c.fail(err)
+		return err
+	}
+	c.rbuf = next
+	return nil
 }
 
 // deliver hands a response frame (held in msg) to its call and returns
@@ -392,6 +674,7 @@ func (c *conn) deliver(f protocol.Frame, msg []byte) ([]byte, error) {
 	if f.Type == protocol.MsgError {
 		p.err = decodeError(f.Payload)
 	}
+	p.done.Store(true)
 	p.signal()
 	if cap(next) == 0 {
 		next = make([]byte, 0, 4096)
@@ -418,6 +701,7 @@ func (c *conn) fail(err error) {
 			p.smu.Unlock()
 		} else {
 			p.err = err
+			p.done.Store(true)
 		}
 		p.signal() // under c.mu, see deliver
 		delete(c.calls, id)
@@ -449,13 +733,18 @@ func (c *conn) heartbeatLoop() {
 	defer c.wg.Done()
 	tick := time.NewTicker(c.o.hbInterval / 2)
 	defer tick.Stop()
+	lastRecv := time.Now()
 	for {
+		var now time.Time
 		select {
 		case <-c.done:
 			return
-		case <-tick.C:
+		case now = <-tick.C:
 		}
-		if time.Since(time.Unix(0, c.lastRecv.Load())) < c.o.hbInterval {
+		if c.recvd.Swap(false) {
+			lastRecv = now
+		}
+		if now.Sub(lastRecv) < c.o.hbInterval {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), c.o.hbTimeout)
@@ -483,4 +772,13 @@ func (c *conn) ping(ctx context.Context) (time.Duration, error) {
 	}
 	putPending(p)
 	return rtt, err
+}
+
+func (c *conn) downErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		return ErrConnLost
+	}
+	return c.err
 }

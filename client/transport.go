@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	"github.com/ringwire/ringwire/protocol"
@@ -54,6 +55,10 @@ func (s shmConn) WriteBatch(buf []byte, ends []int, scratch *[][]byte) error {
 func (s shmConn) SetReadDeadline(t time.Time) error { return s.c.SetReadDeadline(t) }
 func (s shmConn) Close() error                      { return s.c.Close() }
 
+// Done is closed when the connection is down (the peer closed or died):
+// the background reader of an idle connection waits on it.
+func (s shmConn) Done() <-chan struct{} { return s.c.Done() }
+
 func dialShm(ctx context.Context, path string, o *options) (msgConn, error) {
 	c, err := shmring.Dial(ctx, path,
 		shmring.WithRingSize(o.ringSize),
@@ -85,6 +90,10 @@ type sockConn struct {
 	c   net.Conn
 	r   *bufio.Reader
 	max int
+	// part is a frame whose reading a read deadline interrupted (the
+	// connection kicks its reader that way, see conn.kick): the next
+	// ReadMsg resumes it.
+	part []byte
 }
 
 func dialSocket(ctx context.Context, path string, o *options) (msgConn, error) {
@@ -96,30 +105,48 @@ func dialSocket(ctx context.Context, path string, o *options) (msgConn, error) {
 	return &sockConn{c: c, r: bufio.NewReaderSize(c, 64<<10), max: o.maxPayload}, nil
 }
 
+// ReadMsg reads the next frame into buf (growing it). A read that times
+// out (os.ErrDeadlineExceeded) keeps what it read of the frame, and the
+// next ReadMsg goes on with it (in its own buffer, not buf).
 func (s *sockConn) ReadMsg(buf []byte) ([]byte, error) {
-	if cap(buf) < protocol.HeaderSize {
-		buf = make([]byte, 0, 4096)
+	if s.part != nil {
+		buf, s.part = s.part, nil
+	} else {
+		if cap(buf) < protocol.HeaderSize {
+			buf = make([]byte, 0, 4096)
+		}
+		buf = buf[:0]
 	}
-	buf = buf[:protocol.HeaderSize]
-	if _, err := io.ReadFull(s.r, buf); err != nil {
+	buf, err := s.fill(buf, protocol.HeaderSize)
+	if err != nil {
 		return nil, err
 	}
-	if _, _, err := protocol.ParseFrameMax(buf, s.max); err != nil &&
+	if _, _, err := protocol.ParseFrameMax(buf[:protocol.HeaderSize], s.max); err != nil &&
 		!errors.Is(err, protocol.ErrShortFrame) && !errors.Is(err, protocol.ErrChecksum) {
 		return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
 	total := protocol.HeaderSize + int(binary.LittleEndian.Uint32(buf[8:12]))
 	if cap(buf) < total {
-		nb := make([]byte, total)
+		nb := make([]byte, len(buf), total)
 		copy(nb, buf)
 		buf = nb
 	}
-	buf = buf[:total]
-	if _, err := io.ReadFull(s.r, buf[protocol.HeaderSize:]); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			err = io.EOF
+	return s.fill(buf, total)
+}
+
+// fill reads into buf until it holds n bytes.
+func (s *sockConn) fill(buf []byte, n int) ([]byte, error) {
+	for len(buf) < n {
+		k, err := s.r.Read(buf[len(buf):n])
+		buf = buf[:len(buf)+k]
+		if err != nil && len(buf) < n {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				s.part = buf
+			} else if errors.Is(err, io.ErrUnexpectedEOF) {
+				err = io.EOF
+			}
+			return nil, err
 		}
-		return nil, err
 	}
 	return buf, nil
 }

@@ -2,9 +2,12 @@ package daemon
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"math/bits"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/ringwire/ringwire/protocol"
 )
@@ -111,19 +114,38 @@ func (m *MockProvider) Complete(ctx context.Context, req *protocol.CompletionReq
 
 var errStop = errors.New("stop")
 
-// countWords counts the whitespace-separated words of s without
-// allocating.
+// countWords counts the whitespace-separated words of s (space, tab, CR,
+// LF) without allocating: a word starts at a non-space byte after a space
+// or at the start. It looks at 8 bytes at a time (the mock provider counts
+// every prompt).
 func countWords(s string) int {
-	n, in := 0, false
-	for i := 0; i < len(s); i++ {
-		space := s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'
-		if !space && !in {
-			n++
-		}
-		in = !space
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	n := 0
+	prev := uint64(0x80) // "the byte before" is a space: a word may start at 0
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
+		sp := zeroBytes(x^(' '*lo)) | zeroBytes(x^('\t'*lo)) | zeroBytes(x^('\r'*lo)) | zeroBytes(x^('\n'*lo))
+		n += bits.OnesCount64(^sp & hi & (sp<<8 | prev))
+		prev = sp >> 56
+	}
+	p := uint8(prev >> 7)
+	for ; i < len(s); i++ {
+		sp := spaceTab[s[i]]
+		n += int(p &^ sp)
+		p = sp
 	}
 	return n
 }
+
+// zeroBytes has the high bit of each byte of x that is zero set, and no
+// other bit.
+func zeroBytes(x uint64) uint64 {
+	const lo7 = 0x7f7f7f7f7f7f7f7f
+	return ^((x&lo7 + lo7) | x | lo7)
+}
+
+var spaceTab = [256]uint8{' ': 1, '\t': 1, '\r': 1, '\n': 1}
 
 // CompletionHandler returns the Handler for CompletionRequest: it decodes
 // the request and answers with one CompletionResponse, or, when the
@@ -163,6 +185,19 @@ func CompletionHandler(p Provider) Handler {
 		}
 		resp := protocol.CompletionResponse{Content: b.String(), FinishReason: res.FinishReason, Usage: res.Usage, Model: res.Model}
 		_ = w.Respond(protocol.MsgCompletionResponse, e.Encode(&resp))
+	})
+}
+
+// completionInline lets the session serve one-shot (non-streamed)
+// completions of an unpaced mock provider inline (see Inline): they
+// complete at once. Everything else runs in a goroutine.
+func completionInline(p Provider) HandleOption {
+	if m, ok := p.(*MockProvider); !ok || m.TokenDelay > 0 {
+		return nil
+	}
+	return InlineWhen(func(r *Request) bool {
+		v, err := protocol.ViewCompletionRequest(r.Payload)
+		return err == nil && !v.Stream()
 	})
 }
 

@@ -71,11 +71,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.mux == nil {
 		s.mux = NewMux()
-		s.mux.Handle(protocol.MsgCompletionRequest, CompletionHandler(cfg.Provider))
+		s.mux.Handle(protocol.MsgCompletionRequest, CompletionHandler(cfg.Provider), completionInline(cfg.Provider))
 		s.mux.Handle(protocol.MsgToolCall, HandlerFunc(echoTool))
 	}
 	if s.mux.Handler(MsgStats) == nil {
-		s.mux.Handle(MsgStats, HandlerFunc(s.serveStats))
+		s.mux.Handle(MsgStats, HandlerFunc(s.serveStats), Inline())
 	}
 	return s, nil
 }

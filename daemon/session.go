@@ -81,6 +81,16 @@ type session struct {
 	wbuf    []byte
 	wclosed bool
 
+	// Reader-side response batch: frames answered in the reader goroutine
+	// (Heartbeat, inline handlers) are queued here and written together
+	// when no more input is waiting (one ring publish, one wake-up).
+	// Only the reader goroutine touches them.
+	rq     []byte
+	rends  []int
+	rmsgs  [][]byte
+	icall  *call // reused for inline handlers
+	peeked [][]byte
+
 	mu       sync.Mutex
 	calls    map[uint64]*call
 	requests atomic.Uint64
@@ -117,6 +127,10 @@ func (s *session) serve() {
 	})
 	defer t.Stop()
 	buf := make([]byte, 0, 4096)
+	if bc, ok := s.fc.(batchConn); ok {
+		s.serveBatches(bc, buf)
+		return
+	}
 	for {
 		msg, err := s.fc.ReadMsg(buf[:0])
 		if err == nil {
@@ -125,12 +139,105 @@ func (s *session) serve() {
 			}
 			err = s.handleMsg(msg)
 			if err == nil {
-				continue
+				if b, ok := s.fc.(interface{ Buffered() int }); !ok || b.Buffered() == 0 {
+					err = s.flush()
+				}
+				if err == nil {
+					continue
+				}
 			}
 		}
+		_ = s.flush()
 		s.finish(err)
 		return
 	}
+}
+
+// batchConn is a transport that reads every waiting message at once and
+// writes several with one publish (the shared-memory transport).
+type batchConn interface {
+	PeekBatch(dst [][]byte) ([][]byte, error)
+	Release()
+	WriteMsgs(msgs [][]byte) (int, error)
+}
+
+// serveBatches is serve's loop over a batchConn: it takes every message
+// waiting, serves each from a private copy, releases them, then writes
+// the answers queued meanwhile in one batch.
+func (s *session) serveBatches(bc batchConn, buf []byte) {
+	for {
+		msgs, err := bc.PeekBatch(s.peeked[:0])
+		s.peeked = msgs
+		for i := 0; i < len(msgs) && err == nil; i++ {
+			// A private copy: shared memory may change under us.
+			buf = append(buf[:0], msgs[i]...)
+			err = s.handleMsg(buf)
+			if cap(buf) > 1<<20 {
+				buf = make([]byte, 0, 4096)
+			}
+		}
+		clear(msgs)
+		bc.Release()
+		if ferr := s.flush(); err == nil {
+			err = ferr
+		}
+		if err != nil {
+			s.finish(err)
+			return
+		}
+	}
+}
+
+// queue adds a frame to the reader's response batch.
+func (s *session) queue(typ protocol.MsgType, flags protocol.Flags, id uint64, payload []byte) error {
+	s.rq = protocol.AppendFrame(s.rq, typ, flags, id, payload)
+	s.rends = append(s.rends, len(s.rq))
+	return nil
+}
+
+// flush writes the reader's response batch.
+func (s *session) flush() error {
+	if len(s.rends) == 0 {
+		return nil
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	defer func() {
+		if cap(s.rq) > 1<<20 {
+			s.rq = nil
+		}
+		s.rq, s.rends = s.rq[:0], s.rends[:0]
+	}()
+	if s.wclosed {
+		return ErrCallDone
+	}
+	if bc, ok := s.fc.(batchConn); ok && len(s.rends) > 1 {
+		start := 0
+		msgs := s.rmsgs[:0]
+		for _, e := range s.rends {
+			msgs = append(msgs, s.rq[start:e])
+			start = e
+		}
+		_, err := bc.WriteMsgs(msgs)
+		clear(msgs)
+		s.rmsgs = msgs[:0]
+		return err
+	}
+	if len(s.rends) == 1 {
+		return s.fc.WriteMsg(s.rq)
+	}
+	// The socket transport: the frames back to back in one write.
+	if w, ok := s.fc.(interface{ WriteBytes([]byte) error }); ok {
+		return w.WriteBytes(s.rq)
+	}
+	start := 0
+	for _, e := range s.rends {
+		if err := s.fc.WriteMsg(s.rq[start:e]); err != nil {
+			return err
+		}
+		start = e
+	}
+	return nil
 }
 
 // finish logs why the session ends and tells the client when it was its
@@ -234,7 +341,8 @@ func (s *session) handleMsg(msg []byte) error {
 	if f.Type == protocol.MsgHeartbeat {
 		return s.heartbeat(f)
 	}
-	h := s.srv.mux.Handler(f.Type)
+	rt := s.srv.mux.route(f.Type)
+	h := rt.h
 	if h == nil {
 		return fatal(protocol.ErrCodeUnknownType, "%w: no handler for %v", protocol.ErrUnknownType, f.Type)
 	}
@@ -246,6 +354,14 @@ func (s *session) handleMsg(msg []byte) error {
 		s.sendError(f.ID, 0, protocol.ErrCodeOverloaded,
 			fmt.Sprintf("too many requests in flight (limit %d)", s.srv.cfg.MaxInflight), true)
 		return nil
+	}
+	if rt.inline != nil {
+		if c := s.inlineCall(f); rt.inline(&c.req) {
+			s.inflight.Add(1)
+			s.srv.inflight.Add(1)
+			s.runInline(c, h)
+			return nil
+		}
 	}
 	c := newCall(s, f)
 	s.mu.Lock()
@@ -297,7 +413,7 @@ func (s *session) heartbeat(f protocol.Frame) error {
 	if err != nil {
 		return fatal(protocol.ErrCodeMalformed, "heartbeat: %w", err)
 	}
-	return s.write(protocol.MsgHeartbeat, protocol.FlagResponse, f.ID, p)
+	return s.queue(protocol.MsgHeartbeat, protocol.FlagResponse, f.ID, p)
 }
 
 // run executes a handler for c and makes sure the call ends with exactly
@@ -320,6 +436,50 @@ func (s *session) run(c *call, h Handler) {
 		s.srv.inflight.Add(-1)
 	}()
 	h.ServeFrame(c.ctx, c, &c.req)
+}
+
+// inlineCall prepares the session's reusable call for request f, served
+// inline: its payload is f's (the reader's private copy, not copied again)
+// and its context the session's, since nothing can cancel it meanwhile.
+func (s *session) inlineCall(f protocol.Frame) *call {
+	c := s.icall
+	if c == nil {
+		c = &call{s: s, ctx: s.ctx, cancel: func() {}, inline: true}
+		s.icall = c
+	}
+	c.finished.Store(false)
+	c.canceled.Store(false)
+	c.streamed = false
+	c.credit.Store(StreamWindow)
+	c.req = Request{Type: f.Type, Flags: f.Flags, ID: f.ID, Payload: f.Payload, Session: s.info}
+	return c
+}
+
+// runInline runs an inline handler in the reader goroutine; see run.
+func (s *session) runInline(c *call, h Handler) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("handler panicked", "type", c.req.Type.String(), "id", c.req.ID, "panic", r, "stack", string(debug.Stack()))
+			_ = c.Error(protocol.ErrCodeInternal, "handler panicked", false)
+		}
+		if !c.finished.Load() {
+			_ = c.Error(protocol.ErrCodeInternal, "handler returned without a response", false)
+		}
+		c.finished.Store(true) // late frames from a misbehaving handler are dropped
+		c.req.Payload = nil
+		s.inflight.Add(-1)
+		s.srv.inflight.Add(-1)
+	}()
+	h.ServeFrame(c.ctx, c, &c.req)
+}
+
+// send writes a frame of call c: queued in the reader's batch for an
+// inline call, written at once otherwise.
+func (c *call) send(typ protocol.MsgType, flags protocol.Flags, payload []byte) error {
+	if c.inline {
+		return c.s.queue(typ, flags, c.req.ID, payload)
+	}
+	return c.s.write(typ, flags, c.req.ID, payload)
 }
 
 // write sends one frame; writers are serialized.
@@ -384,6 +544,7 @@ type call struct {
 	finished  atomic.Bool
 	canceled  atomic.Bool
 	streamed  bool
+	inline    bool // served in the reader goroutine (Mux Inline)
 }
 
 func newCall(s *session, f protocol.Frame) *call {
@@ -412,7 +573,7 @@ func (c *call) Send(typ protocol.MsgType, payload []byte) error {
 		return err
 	}
 	c.streamed = true
-	if err := c.s.write(typ, protocol.FlagResponse|protocol.FlagStream, c.req.ID, payload); err != nil {
+	if err := c.send(typ, protocol.FlagResponse|protocol.FlagStream, payload); err != nil {
 		return fmt.Errorf("%w: %w", ErrCallDone, err)
 	}
 	return nil
@@ -441,7 +602,7 @@ func (c *call) terminal(typ protocol.MsgType, flags protocol.Flags, payload []by
 	if c.finished.Swap(true) || c.canceled.Load() {
 		return ErrCallDone
 	}
-	if err := c.s.write(typ, flags, c.req.ID, payload); err != nil {
+	if err := c.send(typ, flags, payload); err != nil {
 		return fmt.Errorf("%w: %w", ErrCallDone, err)
 	}
 	return nil
@@ -454,6 +615,10 @@ func (c *call) waitCredit() error {
 			return nil
 		}
 		c.credit.Add(1)
+		if c.inline {
+			// Credit arrives through the reader, which is running us.
+			return fmt.Errorf("%w: an inline handler ran out of stream credit", ErrCallDone)
+		}
 		select {
 		case <-c.creditSig:
 		case <-c.ctx.Done():

@@ -83,6 +83,16 @@ func (s *sockConn) WriteMsg(p []byte) error {
 	return err
 }
 
+// Buffered reports how many bytes were read from the socket and not yet
+// consumed: the session writes its batched answers when none are left.
+func (s *sockConn) Buffered() int { return s.r.Buffered() }
+
+// WriteBytes writes frames held back to back in one write.
+func (s *sockConn) WriteBytes(p []byte) error {
+	_, err := s.c.Write(p)
+	return err
+}
+
 // Close closes the socket.
 func (s *sockConn) Close() error { return s.c.Close() }
 

@@ -113,3 +113,41 @@ func BenchmarkPipelined(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAppendComplete1KiB is BenchmarkComplete1KiB through the
+// allocation-free AppendComplete (the response is read in place).
+func BenchmarkAppendComplete1KiB(b *testing.B) {
+	prompt := strings.Repeat("lorem ipsum dolor sit amet, ", 1024/28+1)[:1000]
+	req := &protocol.CompletionRequest{
+		Model:     "mock-1",
+		Messages:  []protocol.ChatMessage{{Role: protocol.RoleUser, Content: prompt}},
+		MaxTokens: 4,
+	}
+	for _, tr := range benchTransports {
+		b.Run("transport="+string(tr), func(b *testing.B) {
+			cl := benchClient(b, tr)
+			ctx := context.Background()
+			buf := make([]byte, 0, 4096)
+			for i := 0; i < 1000; i++ {
+				buf, _, _ = cl.AppendComplete(ctx, buf[:0], req)
+			}
+			samples := make([]time.Duration, 0, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				var v protocol.CompletionResponseView
+				var err error
+				if buf, v, err = cl.AppendComplete(ctx, buf[:0], req); err != nil {
+					b.Fatal(err)
+				}
+				if len(v.Content()) == 0 {
+					b.Fatal("empty completion")
+				}
+				samples = append(samples, time.Since(t0))
+			}
+			b.StopTimer()
+			reportLatency(b, samples)
+		})
+	}
+}
