@@ -298,7 +298,14 @@ func benchdash(args ...string) error {
 
 // Run runs the modules' benchmarks, stores them and compares with this machine's baseline (also `mage bench`).
 func (Bench) Run() error {
-	args := []string{"bench", "-count", env("RINGWIRE_BENCH_COUNT", "6"), "-benchtime", env("RINGWIRE_BENCHTIME", "100ms")}
+	// The gate fails on a significant regression whose confidence interval
+	// lies more than the threshold beyond the baseline's. 25%, not
+	// benchdash's 10% default: on the shared 2-core VM this was tuned on,
+	// unchanged re-runs showed interval gaps up to +14% on cross-process p50
+	// latencies (each run starts its own daemon, and where the OS places the
+	// two processes differs from run to run), while a 2× slowdown shows ~+90%.
+	args := []string{"bench", "-count", env("RINGWIRE_BENCH_COUNT", "6"), "-benchtime", env("RINGWIRE_BENCHTIME", "100ms"),
+		"-threshold", env("RINGWIRE_BENCH_THRESHOLD", "25")}
 	if re := os.Getenv("RINGWIRE_BENCH"); re != "" {
 		args = append(args, "-bench", re)
 	}

@@ -311,15 +311,27 @@ func (e *env) compareRuns(st *store.Store, baseID int64, run *store.RunInfo, lab
 		return 0, err
 	}
 	regs := res.Regressions(threshold)
+	fails := res.Failures(threshold)
 	if len(regs) == 0 {
 		e.printf("\nno significant regression beyond %g%%\n", threshold)
 		return 0, nil
 	}
-	e.printf("\n%d significant regressions beyond %g%%:\n", len(regs), threshold)
-	for _, r := range regs {
-		e.printf("  %s %s: %+.2f%% (p=%.3f)\n", r.Name, r.Unit, r.DeltaPct, r.P)
+	failing := map[compare.Key]bool{}
+	for _, r := range fails {
+		failing[r.Key] = true
 	}
-	return len(regs), nil
+	e.printf("\n%d significant regressions beyond %g%% (%d with confidence intervals more than %g%% apart):\n", len(regs), threshold, len(fails), threshold)
+	for _, r := range regs {
+		verdict := "within run-to-run noise: the intervals are not " + fmt.Sprintf("%g%%", threshold) + " apart"
+		if failing[r.Key] {
+			verdict = "FAIL"
+		}
+		e.printf("  %s %s: %+.2f%% (p=%.3f, interval gap %+.1f%%) %s\n", r.Name, r.Unit, r.DeltaPct, r.P, r.Gap, verdict)
+	}
+	if len(fails) == 0 {
+		e.printf("no regression beyond noise: not failing\n")
+	}
+	return len(fails), nil
 }
 
 // listResults returns the .txt files of dir in name order (the names start

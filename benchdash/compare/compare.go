@@ -116,6 +116,12 @@ type Row struct {
 	// Worse is how much worse, in percent, new is than old in the unit's
 	// direction (positive is worse); NaN when not comparable.
 	Worse float64
+	// Gap is how far apart, in percent and in the unit's direction, the two
+	// confidence intervals lie: the best end of the new interval against
+	// the worst end of the old one (positive: even the new run's best is
+	// worse than the old run's worst). Negative when the intervals overlap;
+	// NaN when not comparable or an interval is unbounded.
+	Gap float64
 }
 
 // Geomean is the geometric mean of the centers of the rows in one unit that
@@ -182,7 +188,7 @@ func merge(samples []Sample) map[Key][]float64 {
 }
 
 func compareOne(k Key, old, new []float64, th *benchmath.Thresholds) Row {
-	row := Row{Key: k, DeltaPct: math.NaN(), P: math.NaN(), Worse: math.NaN()}
+	row := Row{Key: k, DeltaPct: math.NaN(), P: math.NaN(), Worse: math.NaN(), Gap: math.NaN()}
 	row.Old = Summarize(old)
 	row.New = Summarize(new)
 	if len(old) == 0 || len(new) == 0 {
@@ -204,6 +210,7 @@ func compareOne(k Key, old, new []float64, th *benchmath.Thresholds) Row {
 		if HigherIsBetter(k.Unit) {
 			row.Worse = -row.DeltaPct
 		}
+		row.Gap = intervalGap(row.Old, row.New, HigherIsBetter(k.Unit))
 		if row.Significant && row.Worse > 0 {
 			row.Change = Regression
 		} else if row.Significant && row.Worse < 0 {
@@ -241,6 +248,43 @@ func geomeans(rows []Row) []Geomean {
 		g.DeltaPct = (g.New/g.Old - 1) * 100
 		out = append(out, g)
 	}
+	return out
+}
+
+// intervalGap returns Row.Gap for the summaries old and new.
+func intervalGap(old, new Summary, higherIsBetter bool) float64 {
+	bounded := func(x float64) bool { return !math.IsInf(x, 0) && !math.IsNaN(x) }
+	if !bounded(old.Lo) || !bounded(old.Hi) || !bounded(new.Lo) || !bounded(new.Hi) {
+		return math.NaN()
+	}
+	if higherIsBetter {
+		// Worse means lower: compare the new run's highest with the old run's lowest.
+		if new.Hi <= 0 {
+			return math.NaN()
+		}
+		return (old.Lo/new.Hi - 1) * 100
+	}
+	if old.Hi <= 0 {
+		return math.NaN()
+	}
+	return (new.Lo/old.Hi - 1) * 100
+}
+
+// Failures returns the regressions that fail a gate at thresholdPct: the
+// change is significant (U-test), and the confidence intervals are more than
+// thresholdPct apart, so that even the new run's best is that much worse than
+// the old run's worst. A shared machine drifts between runs by more than one
+// run's own spread shows (tens of percent on cross-process latencies), and
+// this is what keeps an unchanged re-run from failing while a real slowdown
+// of more than the threshold still does. Worst first.
+func (r Result) Failures(thresholdPct float64) []Row {
+	var out []Row
+	for _, row := range r.Rows {
+		if row.Change == Regression && row.Gap > thresholdPct {
+			out = append(out, row)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Row) int { return cmp.Compare(b.Worse, a.Worse) })
 	return out
 }
 

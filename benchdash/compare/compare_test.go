@@ -165,3 +165,48 @@ func TestOrderingAndFormatting(t *testing.T) {
 		t.Errorf("equal zeros delta = %v", r.DeltaPct)
 	}
 }
+
+func TestFailuresNeedSeparatedIntervals(t *testing.T) {
+	old := []Sample{
+		// A clear slowdown: every new sample is twice the old ones.
+		{Key{"p", "Slow", "sec/op"}, []float64{10, 10.1, 10.2, 9.9, 10, 10.1}},
+		// Drift: significant (no overlap of samples) and 14% worse, but the
+		// intervals touch, as an unchanged re-run on a shared machine does.
+		{Key{"p", "Drift", "sec/op"}, []float64{40, 41, 42, 43, 44, 47}},
+		// A rate that halved.
+		{Key{"p", "Rate", "B/s"}, []float64{100, 101, 102, 99, 100, 101}},
+	}
+	new := []Sample{
+		{Key{"p", "Slow", "sec/op"}, []float64{20, 20.1, 20.2, 19.9, 20, 20.1}},
+		{Key{"p", "Drift", "sec/op"}, []float64{47.5, 48, 49, 50, 51, 52}},
+		{Key{"p", "Rate", "B/s"}, []float64{50, 51, 52, 49, 50, 51}},
+	}
+	res := Compare(old, new, Options{Alpha: 0.05})
+	if regs := res.Regressions(10); len(regs) != 3 {
+		t.Fatalf("regressions = %d, want 3 (all significant and beyond 10%%)", len(regs))
+	}
+	fails := res.Failures(10)
+	names := map[string]bool{}
+	for _, r := range fails {
+		names[r.Name] = true
+	}
+	if len(fails) != 2 || !names["Slow"] || !names["Rate"] {
+		t.Fatalf("failures = %+v, want Slow and Rate only", fails)
+	}
+	for _, r := range res.Rows {
+		if r.Name == "Drift" && !(r.Gap < 10) {
+			t.Errorf("Drift gap = %v, want < 10", r.Gap)
+		}
+		if r.Name == "Slow" && !(r.Gap > 90) {
+			t.Errorf("Slow gap = %v, want > 90", r.Gap)
+		}
+	}
+	if fails := res.Failures(120); len(fails) != 0 {
+		t.Errorf("threshold 120: %d failures", len(fails))
+	}
+	// An unbounded interval (too few samples) never fails the gate.
+	res = Compare([]Sample{{Key{"p", "X", "sec/op"}, []float64{1}}}, []Sample{{Key{"p", "X", "sec/op"}, []float64{9}}}, Options{})
+	if fails := res.Failures(10); len(fails) != 0 {
+		t.Errorf("one-sample failures = %+v", fails)
+	}
+}
