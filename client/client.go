@@ -28,6 +28,12 @@ type Client struct {
 	o      options
 	pool   *pool.Pool[*conn]
 	closed atomic.Bool
+	// one is the connection of a client WithConns(1), used without a pool
+	// Acquire while it is alive (Acquire would hand out that one after
+	// checking it is alive). With more connections the pool picks an idle
+	// one per call, which keeps calls on one connection when they do not
+	// overlap: round robin measured slower (Pipelined).
+	one atomic.Pointer[conn]
 
 	bmu       sync.Mutex
 	backoff   time.Duration
@@ -121,12 +127,18 @@ func (cl *Client) conn(ctx context.Context) (*conn, error) {
 	if cl.closed.Load() {
 		return nil, ErrClosed
 	}
+	if c := cl.one.Load(); c != nil && c.alive() {
+		return c, nil
+	}
 	r, err := cl.pool.Acquire(ctx)
 	if err != nil {
 		return nil, cl.dialErr(ctx, err)
 	}
 	c := r.Value()
 	r.Release()
+	if cl.o.conns == 1 {
+		cl.one.Store(c)
+	}
 	return c, nil
 }
 

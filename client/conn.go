@@ -51,6 +51,10 @@ type conn struct {
 	kicked   bool        // under mu: a kick's past read deadline is set
 	heir     *pending    // under mu: the caller that kicked, to get the token
 	used     atomic.Bool // a caller led since the background reader last looked
+	// leader is the call whose caller holds the read token and reads in
+	// lead (only the token holder reads or writes it): delivering its own
+	// answer needs no wake-up.
+	leader *pending
 
 	dead    atomic.Bool
 	closed  atomic.Bool // close was called: calls fail with ErrClosed
@@ -335,10 +339,14 @@ func (c *conn) wait(ctx context.Context, p *pending) error {
 			}
 			c.mu.Unlock()
 		}
-		select {
-		case <-p.ch:
-		case <-ctx.Done():
-			return c.abandon(ctx, p)
+		if done := ctx.Done(); done == nil {
+			<-p.ch // a plain receive is cheaper than a select
+		} else {
+			select {
+			case <-p.ch:
+			case <-done:
+				return c.abandon(ctx, p)
+			}
 		}
 	}
 	if c.kickable {
@@ -447,6 +455,7 @@ func (c *conn) lead(ctx context.Context, p *pending) error {
 		c.used.Store(true)
 	}
 	var err error
+	c.leader = p
 	for !p.done.Load() {
 		err = c.readOne(ctx)
 		if err == errKicked {
@@ -459,6 +468,7 @@ func (c *conn) lead(ctx context.Context, p *pending) error {
 			break
 		}
 	}
+	c.leader = nil
 	if stop != nil {
 		stop()
 	}
@@ -675,7 +685,9 @@ func (c *conn) deliver(f protocol.Frame, msg []byte) ([]byte, error) {
 		p.err = decodeError(f.Payload)
 	}
 	p.done.Store(true)
-	p.signal()
+	if p != c.leader {
+		p.signal()
+	}
 	if cap(next) == 0 {
 		next = make([]byte, 0, 4096)
 	}

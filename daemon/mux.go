@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"context"
+	"maps"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ringwire/ringwire/protocol"
 )
@@ -20,6 +22,12 @@ type Request struct {
 	Payload []byte
 	// Session describes the session the request arrived on.
 	Session SessionInfo
+
+	// cview is cviewOf (Payload when completionInline ran) verified as a
+	// CompletionRequest, so that the handler need not verify it again;
+	// it is used only while Payload is still that slice.
+	cview   protocol.CompletionRequestView
+	cviewOf []byte
 }
 
 // SessionInfo identifies a session for handlers and logs.
@@ -76,8 +84,8 @@ func (f HandlerFunc) ServeFrame(ctx context.Context, w ResponseWriter, r *Reques
 // Handshake, Heartbeat, Cancel, Disconnect and MsgCredit are served by the
 // session itself and cannot be registered. A Mux is safe for concurrent use.
 type Mux struct {
-	mu sync.RWMutex
-	m  map[protocol.MsgType]route
+	mu sync.Mutex                                 // serializes Handle
+	m  atomic.Pointer[map[protocol.MsgType]route] // copied on write: route reads it without a lock
 }
 
 type route struct {
@@ -107,7 +115,11 @@ func InlineWhen(fast func(r *Request) bool) HandleOption {
 }
 
 // NewMux returns an empty Mux.
-func NewMux() *Mux { return &Mux{m: make(map[protocol.MsgType]route)} }
+func NewMux() *Mux {
+	m := &Mux{}
+	m.m.Store(&map[protocol.MsgType]route{})
+	return m
+}
 
 // Handle registers h for requests of type typ, replacing any earlier
 // registration. It panics if h is nil or typ is served by the session
@@ -130,7 +142,12 @@ func (m *Mux) Handle(typ protocol.MsgType, h Handler, opts ...HandleOption) {
 		}
 	}
 	m.mu.Lock()
-	m.m[typ] = rt
+	routes := map[protocol.MsgType]route{}
+	if p := m.m.Load(); p != nil {
+		routes = maps.Clone(*p)
+	}
+	routes[typ] = rt
+	m.m.Store(&routes)
 	m.mu.Unlock()
 }
 
@@ -145,8 +162,8 @@ func (m *Mux) Handler(typ protocol.MsgType) Handler {
 }
 
 func (m *Mux) route(typ protocol.MsgType) route {
-	m.mu.RLock()
-	rt := m.m[typ]
-	m.mu.RUnlock()
-	return rt
+	if p := m.m.Load(); p != nil {
+		return (*p)[typ]
+	}
+	return route{}
 }

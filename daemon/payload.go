@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"sync"
-	"time"
 
 	"github.com/ringwire/ringwire/protocol"
 )
@@ -67,22 +66,4 @@ func encodeHandshakeAck(dst []byte, a handshakeAck) []byte {
 		MaxPayload:  a.maxPayload,
 		MaxInflight: a.maxInflight,
 	})
-}
-
-// heartbeatReply appends the answer to a Heartbeat request with payload p.
-// An empty request payload is accepted (the fields read as zero).
-func heartbeatReply(dst []byte, p []byte) ([]byte, error) {
-	var sent int64
-	if len(p) > 0 {
-		v, err := protocol.ViewHeartbeat(p)
-		if err != nil {
-			return nil, err
-		}
-		sent = v.SentUnixNano()
-	}
-	hb := protocol.Heartbeat{SentUnixNano: time.Now().UnixNano(), EchoUnixNano: sent}
-	e := encoders.Get().(*protocol.Encoder)
-	dst = append(dst, e.Encode(&hb)...)
-	encoders.Put(e)
-	return dst, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/bits"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -125,7 +126,13 @@ func countWords(s string) int {
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
 		x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
-		sp := zeroBytes(x^(' '*lo)) | zeroBytes(x^('\t'*lo)) | zeroBytes(x^('\r'*lo)) | zeroBytes(x^('\n'*lo))
+		// Bytes below 0x21 (high bit clear): with no byte below 0x20
+		// among them, the common case, they are exactly the spaces.
+		xh := x | hi
+		sp := ^(xh - 0x21*lo) &^ x & hi
+		if ^(xh-0x20*lo)&^x&hi != 0 {
+			sp = zeroBytes(x^(' '*lo)) | zeroBytes(x^('\t'*lo)) | zeroBytes(x^('\r'*lo)) | zeroBytes(x^('\n'*lo))
+		}
 		n += bits.OnesCount64(^sp & hi & (sp<<8 | prev))
 		prev = sp >> 56
 	}
@@ -147,11 +154,103 @@ func zeroBytes(x uint64) uint64 {
 
 var spaceTab = [256]uint8{' ': 1, '\t': 1, '\r': 1, '\n': 1}
 
+// AppendProvider is an optional interface of a Provider: it answers a
+// one-shot (non-streamed) completion reading the request in place, and
+// appends the whole reply to dst. CompletionHandler uses it, when the
+// provider has it, for requests that do not set stream: the request is
+// then verified once and not decoded into structs, and the reply is built
+// in a reused buffer. The reply must be what Complete would emit, joined.
+type AppendProvider interface {
+	AppendComplete(ctx context.Context, dst []byte, req protocol.CompletionRequestView) ([]byte, Completion, error)
+}
+
+// AppendComplete appends the mock reply to req to dst; see MockProvider.
+// Its reply is byte for byte the concatenation of what Complete emits.
+func (m *MockProvider) AppendComplete(ctx context.Context, dst []byte, req protocol.CompletionRequestView) ([]byte, Completion, error) {
+	var prompt []byte
+	if n := req.MessagesLen(); n > 0 {
+		prompt = req.Message(n - 1).Content()
+	}
+	limit := int(req.MaxTokens())
+	if limit == 0 {
+		limit = DefaultMockMaxTokens
+	}
+	res := Completion{FinishReason: protocol.FinishStop, Model: MockModel}
+	res.Usage.PromptTokens = uint32(countWords(unsafe.String(unsafe.SliceData(prompt), len(prompt))))
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	// The first token, "mock:", is never cut (limit >= 1) nor paced.
+	dst = append(dst, "mock:"...)
+	emitted := 1
+	for i := 0; ; {
+		for i < len(prompt) && spaceTab[prompt[i]] != 0 {
+			i++
+		}
+		if i == len(prompt) {
+			break
+		}
+		j := i
+		for j < len(prompt) && spaceTab[prompt[j]] == 0 {
+			j++
+		}
+		if emitted == limit {
+			res.FinishReason = protocol.FinishLength
+			break
+		}
+		if m.TokenDelay > 0 {
+			if timer == nil {
+				timer = time.NewTimer(m.TokenDelay)
+			} else {
+				timer.Reset(m.TokenDelay)
+			}
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				res.Usage.CompletionTokens = uint32(emitted)
+				return dst, res, ctx.Err()
+			}
+		}
+		emitted++
+		dst = append(dst, ' ')
+		dst = append(dst, prompt[i:j]...)
+		i = j
+	}
+	res.Usage.CompletionTokens = uint32(emitted)
+	return dst, res, nil
+}
+
+// oneShot is the reused state of a one-shot completion answered through
+// an AppendProvider.
+type oneShot struct {
+	enc  protocol.Encoder
+	buf  []byte
+	resp protocol.CompletionResponse
+}
+
+var oneShots = sync.Pool{New: func() any { return &oneShot{buf: make([]byte, 0, 512)} }}
+
 // CompletionHandler returns the Handler for CompletionRequest: it decodes
 // the request and answers with one CompletionResponse, or, when the
 // request sets stream, with StreamChunk frames paced by stream credit.
+// One-shot requests to an AppendProvider are read in place instead.
 func CompletionHandler(p Provider) Handler {
+	ap, _ := p.(AppendProvider)
 	return HandlerFunc(func(ctx context.Context, w ResponseWriter, r *Request) {
+		if ap != nil {
+			v, err := r.completionView()
+			if err != nil {
+				_ = w.Error(protocol.ErrCodeMalformed, err.Error(), false)
+				return
+			}
+			if !v.Stream() {
+				appendComplete(ctx, ap, w, v)
+				return
+			}
+		}
 		var req protocol.CompletionRequest
 		if err := req.Unmarshal(r.Payload); err != nil {
 			_ = w.Error(protocol.ErrCodeMalformed, err.Error(), false)
@@ -188,16 +287,50 @@ func CompletionHandler(p Provider) Handler {
 	})
 }
 
+// appendComplete answers one-shot request v through ap with reused
+// buffers: it allocates nothing in steady state.
+func appendComplete(ctx context.Context, ap AppendProvider, w ResponseWriter, v protocol.CompletionRequestView) {
+	o := oneShots.Get().(*oneShot)
+	defer oneShots.Put(o)
+	buf, res, err := ap.AppendComplete(ctx, o.buf[:0], v)
+	if cap(buf) <= 64<<10 {
+		o.buf = buf[:0]
+	}
+	if err != nil {
+		_ = w.Error(providerErrCode(ctx, err), err.Error(), ctx.Err() == nil)
+		return
+	}
+	// Content aliases buf only until Respond returns (it copies the frame).
+	o.resp = protocol.CompletionResponse{Content: unsafe.String(unsafe.SliceData(buf), len(buf)),
+		FinishReason: res.FinishReason, Usage: res.Usage, Model: res.Model}
+	_ = w.Respond(protocol.MsgCompletionResponse, o.enc.Encode(&o.resp))
+	o.resp = protocol.CompletionResponse{}
+}
+
+// completionView returns r's payload as a verified CompletionRequest,
+// verifying it unless completionInline already did (for this very slice).
+func (r *Request) completionView() (protocol.CompletionRequestView, error) {
+	if p := r.cviewOf; p != nil && len(p) == len(r.Payload) && unsafe.SliceData(p) == unsafe.SliceData(r.Payload) {
+		return r.cview, nil
+	}
+	return protocol.ViewCompletionRequest(r.Payload)
+}
+
 // completionInline lets the session serve one-shot (non-streamed)
 // completions of an unpaced mock provider inline (see Inline): they
-// complete at once. Everything else runs in a goroutine.
+// complete at once. Everything else runs in a goroutine. The view it
+// verified is kept in the request for the handler.
 func completionInline(p Provider) HandleOption {
 	if m, ok := p.(*MockProvider); !ok || m.TokenDelay > 0 {
 		return nil
 	}
 	return InlineWhen(func(r *Request) bool {
 		v, err := protocol.ViewCompletionRequest(r.Payload)
-		return err == nil && !v.Stream()
+		if err != nil || v.Stream() {
+			return false
+		}
+		r.cview, r.cviewOf = v, r.Payload
+		return true
 	})
 }
 

@@ -90,6 +90,9 @@ type session struct {
 	rmsgs  [][]byte
 	icall  *call // reused for inline handlers
 	peeked [][]byte
+	renc   protocol.Encoder   // the reader's encoder (heartbeats)
+	rhb    protocol.Heartbeat // the reader's heartbeat answer, kept here so encoding it does not allocate
+	rnow   int64              // the clock (UnixNano) for the heartbeats of the messages read at once; 0: not read yet
 
 	mu       sync.Mutex
 	calls    map[uint64]*call
@@ -133,6 +136,7 @@ func (s *session) serve() {
 	}
 	for {
 		msg, err := s.fc.ReadMsg(buf[:0])
+		s.rnow = 0
 		if err == nil {
 			if cap(msg) <= 1<<20 {
 				buf = msg[:0]
@@ -168,6 +172,7 @@ func (s *session) serveBatches(bc batchConn, buf []byte) {
 	for {
 		msgs, err := bc.PeekBatch(s.peeked[:0])
 		s.peeked = msgs
+		s.rnow = 0
 		for i := 0; i < len(msgs) && err == nil; i++ {
 			// A private copy: shared memory may change under us.
 			buf = append(buf[:0], msgs[i]...)
@@ -408,12 +413,21 @@ func (s *session) handshake(f protocol.Frame) error {
 
 // heartbeat answers a Heartbeat request inline.
 func (s *session) heartbeat(f protocol.Frame) error {
-	var b [64]byte
-	p, err := heartbeatReply(b[:0], f.Payload)
-	if err != nil {
-		return fatal(protocol.ErrCodeMalformed, "heartbeat: %w", err)
+	var sent int64
+	if len(f.Payload) > 0 {
+		v, err := protocol.ViewHeartbeat(f.Payload)
+		if err != nil {
+			return fatal(protocol.ErrCodeMalformed, "heartbeat: %w", err)
+		}
+		sent = v.SentUnixNano()
 	}
-	return s.queue(protocol.MsgHeartbeat, protocol.FlagResponse, f.ID, p)
+	if s.rnow == 0 {
+		// One clock read per batch of messages read at once: their
+		// answers leave together.
+		s.rnow = time.Now().UnixNano()
+	}
+	s.rhb = protocol.Heartbeat{SentUnixNano: s.rnow, EchoUnixNano: sent}
+	return s.queue(protocol.MsgHeartbeat, protocol.FlagResponse, f.ID, s.renc.Encode(&s.rhb))
 }
 
 // run executes a handler for c and makes sure the call ends with exactly
@@ -466,7 +480,7 @@ func (s *session) runInline(c *call, h Handler) {
 			_ = c.Error(protocol.ErrCodeInternal, "handler returned without a response", false)
 		}
 		c.finished.Store(true) // late frames from a misbehaving handler are dropped
-		c.req.Payload = nil
+		c.req.Payload, c.req.cview, c.req.cviewOf = nil, protocol.CompletionRequestView{}, nil
 		s.inflight.Add(-1)
 		s.srv.inflight.Add(-1)
 	}()
