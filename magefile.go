@@ -229,7 +229,7 @@ var fuzzLine = regexp.MustCompile(`^Fuzz\w*$`)
 // Fuzz runs each fuzz target of every module for RINGWIRE_FUZZTIME (default 10s).
 func Fuzz() error {
 	fuzztime := env("RINGWIRE_FUZZTIME", "10s")
-	type target struct{ dir, pkg, name string }
+	type target struct{ dir, name string }
 	var targets []target
 	for _, m := range modules {
 		if !hasGoFiles(m) {
