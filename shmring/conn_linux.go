@@ -240,8 +240,13 @@ func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked int
 				// Let this process's other runnable goroutines (other
 				// connections, handlers) have the P while we spin: on a
 				// 2-core machine a hogged P delays exactly the work the
-				// peer may be waiting on.
+				// peer may be waiting on. Every 256 probes (~10 µs), also give
+				// the CPU to other threads: the peer's may be queued on
+				// this very CPU (see yieldCPU).
 				runtime.Gosched()
+				if i&255 == 0 {
+					yieldCPU()
+				}
 			}
 		}
 	}
