@@ -80,21 +80,10 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]RunInfo, int, erro
 		return nil, 0, err
 	}
 	q := `SELECT ` + runCols + ` FROM runs r` + where(conds) + ` ORDER BY r.time DESC, r.id DESC LIMIT ? OFFSET ?`
-	rows, err := s.db.QueryContext(ctx, q, append(args, f.Limit, f.Offset)...)
+	out, err := collect(ctx, s.db, q, append(args, f.Limit, f.Offset), func(rows *sql.Rows, ri *RunInfo) error {
+		return scanRun(rows, ri)
+	})
 	if err != nil {
-		return nil, 0, err
-	}
-	var out []RunInfo
-	for rows.Next() {
-		var ri RunInfo
-		if err := scanRun(rows, &ri); err != nil {
-			rows.Close()
-			return nil, 0, err
-		}
-		out = append(out, ri)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, 0, err
 	}
 	for i := range out {
@@ -256,22 +245,14 @@ func (s *Store) GetBaseline(ctx context.Context, machine, name string) (int64, e
 
 // Baselines lists every baseline.
 func (s *Store) Baselines(ctx context.Context) ([]Baseline, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT machine, name, run_id, saved FROM baselines ORDER BY machine, name`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Baseline
-	for rows.Next() {
-		var b Baseline
+	return collect(ctx, s.db, `SELECT machine, name, run_id, saved FROM baselines ORDER BY machine, name`, nil, func(rows *sql.Rows, b *Baseline) error {
 		var t int64
 		if err := rows.Scan(&b.Machine, &b.Name, &b.RunID, &t); err != nil {
-			return nil, err
+			return err
 		}
 		b.Saved = time.Unix(0, t).UTC()
-		out = append(out, b)
-	}
-	return out, rows.Err()
+		return nil
+	})
 }
 
 // DeltaRow is one row of a stored comparison.
@@ -402,23 +383,15 @@ func splitUnits(s string) []string {
 
 // Benchmarks lists every benchmark, by package and name.
 func (s *Store) Benchmarks(ctx context.Context) ([]Benchmark, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT b.id, b.pkg, b.name, coalesce(group_concat(m.unit, char(10)), '')
-		FROM benchmarks b LEFT JOIN metrics m ON m.benchmark_id = b.id GROUP BY b.id ORDER BY b.pkg, b.name`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Benchmark
-	for rows.Next() {
-		var b Benchmark
+	return collect(ctx, s.db, `SELECT b.id, b.pkg, b.name, coalesce(group_concat(m.unit, char(10)), '')
+		FROM benchmarks b LEFT JOIN metrics m ON m.benchmark_id = b.id GROUP BY b.id ORDER BY b.pkg, b.name`, nil, func(rows *sql.Rows, b *Benchmark) error {
 		var units string
 		if err := rows.Scan(&b.ID, &b.Pkg, &b.Name, &units); err != nil {
-			return nil, err
+			return err
 		}
 		b.Units = splitUnits(units)
-		out = append(out, b)
-	}
-	return out, rows.Err()
+		return nil
+	})
 }
 
 // Point is one run's summary of one benchmark and unit.
@@ -483,20 +456,16 @@ func (s *Store) History(ctx context.Context, f HistoryFilter) (*HistoryResult, e
 }
 
 func scanPoints(rows *sql.Rows) ([]Point, error) {
-	defer rows.Close()
-	var pts []Point
-	for rows.Next() {
-		var p Point
+	return scanAll(rows, func(rows *sql.Rows, p *Point) error {
 		var t int64
 		var c, lo, hi sql.NullFloat64
 		if err := rows.Scan(&p.RunID, &t, &p.Machine, &p.Branch, &p.Commit, &p.N, &c, &lo, &hi, &p.Baseline); err != nil {
-			return nil, err
+			return err
 		}
 		p.Time = time.Unix(0, t).UTC()
 		p.Center, p.Lo, p.Hi = nf(c), nf(lo), nf(hi)
-		pts = append(pts, p)
-	}
-	return pts, rows.Err()
+		return nil
+	})
 }
 
 func (s *Store) points(ctx context.Context, f HistoryFilter) ([]Point, int64, error) {
@@ -645,15 +614,26 @@ func (s *Store) Distinct(ctx context.Context, column string) ([]string, error) {
 	default:
 		return nil, fmt.Errorf("unknown column %q", column)
 	}
-	rows, err := s.db.QueryContext(ctx, q)
+	return collect(ctx, s.db, q, nil, func(rows *sql.Rows, v *string) error { return rows.Scan(v) })
+}
+
+// collect runs the query q and scans each row into a T; the rows are closed
+// before it returns, so the caller may query again at once.
+func collect[T any](ctx context.Context, db *sql.DB, q string, args []any, scan func(*sql.Rows, *T) error) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
+	return scanAll(rows, scan)
+}
+
+// scanAll scans every row of rows into a T and closes rows.
+func scanAll[T any](rows *sql.Rows, scan func(*sql.Rows, *T) error) ([]T, error) {
 	defer rows.Close()
-	var out []string
+	var out []T
 	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
+		var v T
+		if err := scan(rows, &v); err != nil {
 			return nil, err
 		}
 		out = append(out, v)
