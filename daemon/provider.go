@@ -64,20 +64,50 @@ func (m *MockProvider) Complete(ctx context.Context, req *protocol.CompletionReq
 	if n := len(req.Messages); n > 0 {
 		prompt = req.Messages[n-1].Content
 	}
-	limit := int(req.MaxTokens)
+	return m.walk(ctx, unsafe.Slice(unsafe.StringData(prompt), len(prompt)), int(req.MaxTokens), func(word []byte) error {
+		if word == nil {
+			return emit("mock:")
+		}
+		return emit(" " + string(word))
+	})
+}
+
+// walk produces the mock reply to prompt (read, never written) token by
+// token, calling tok for each: nil for the first token, "mock:", which is
+// never cut nor paced; then each whitespace-separated word, to be sent with
+// a leading space, after a pause of TokenDelay, until limit tokens
+// (DefaultMockMaxTokens when 0) are out. It stops at tok's first error,
+// or ctx's while pausing.
+func (m *MockProvider) walk(ctx context.Context, prompt []byte, limit int, tok func(word []byte) error) (Completion, error) {
 	if limit == 0 {
 		limit = DefaultMockMaxTokens
 	}
 	res := Completion{FinishReason: protocol.FinishStop, Model: MockModel}
-	res.Usage.PromptTokens = uint32(countWords(prompt))
+	res.Usage.PromptTokens = uint32(countWords(unsafe.String(unsafe.SliceData(prompt), len(prompt))))
 	var timer *time.Timer
-	emitted := 0
-	next := func(tok string) error {
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	emitted := 1
+	err := tok(nil)
+	for i := 0; err == nil; {
+		for i < len(prompt) && spaceTab[prompt[i]] != 0 {
+			i++
+		}
+		if i == len(prompt) {
+			break
+		}
+		j := i
+		for j < len(prompt) && spaceTab[prompt[j]] == 0 {
+			j++
+		}
 		if emitted == limit {
 			res.FinishReason = protocol.FinishLength
-			return errStop
+			break
 		}
-		if emitted > 0 && m.TokenDelay > 0 {
+		if m.TokenDelay > 0 {
 			if timer == nil {
 				timer = time.NewTimer(m.TokenDelay)
 			} else {
@@ -86,34 +116,18 @@ func (m *MockProvider) Complete(ctx context.Context, req *protocol.CompletionReq
 			select {
 			case <-timer.C:
 			case <-ctx.Done():
-				timer.Stop()
-				return ctx.Err()
+				err = ctx.Err()
+				continue
 			}
 		}
 		emitted++
-		return emit(tok)
-	}
-	err := next("mock:")
-	for rest := prompt; err == nil; {
-		rest = strings.TrimLeft(rest, " \t\r\n")
-		if rest == "" {
-			break
-		}
-		i := strings.IndexAny(rest, " \t\r\n")
-		if i < 0 {
-			i = len(rest)
-		}
-		err = next(" " + rest[:i])
-		rest = rest[i:]
+		err = tok(prompt[i:j])
+		i = j
 	}
 	res.Usage.CompletionTokens = uint32(emitted)
-	if err != nil && !errors.Is(err, errStop) {
-		return res, err
-	}
-	return res, nil
+	return res, err
 }
 
-var errStop = errors.New("stop")
 
 // countWords counts the whitespace-separated words of s (space, tab, CR,
 // LF) without allocating: a word starts at a non-space byte after a space
@@ -171,56 +185,16 @@ func (m *MockProvider) AppendComplete(ctx context.Context, dst []byte, req proto
 	if n := req.MessagesLen(); n > 0 {
 		prompt = req.Message(n - 1).Content()
 	}
-	limit := int(req.MaxTokens())
-	if limit == 0 {
-		limit = DefaultMockMaxTokens
-	}
-	res := Completion{FinishReason: protocol.FinishStop, Model: MockModel}
-	res.Usage.PromptTokens = uint32(countWords(unsafe.String(unsafe.SliceData(prompt), len(prompt))))
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
+	res, err := m.walk(ctx, prompt, int(req.MaxTokens()), func(word []byte) error {
+		if word == nil {
+			dst = append(dst, "mock:"...)
+		} else {
+			dst = append(dst, ' ')
+			dst = append(dst, word...)
 		}
-	}()
-	// The first token, "mock:", is never cut (limit >= 1) nor paced.
-	dst = append(dst, "mock:"...)
-	emitted := 1
-	for i := 0; ; {
-		for i < len(prompt) && spaceTab[prompt[i]] != 0 {
-			i++
-		}
-		if i == len(prompt) {
-			break
-		}
-		j := i
-		for j < len(prompt) && spaceTab[prompt[j]] == 0 {
-			j++
-		}
-		if emitted == limit {
-			res.FinishReason = protocol.FinishLength
-			break
-		}
-		if m.TokenDelay > 0 {
-			if timer == nil {
-				timer = time.NewTimer(m.TokenDelay)
-			} else {
-				timer.Reset(m.TokenDelay)
-			}
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				res.Usage.CompletionTokens = uint32(emitted)
-				return dst, res, ctx.Err()
-			}
-		}
-		emitted++
-		dst = append(dst, ' ')
-		dst = append(dst, prompt[i:j]...)
-		i = j
-	}
-	res.Usage.CompletionTokens = uint32(emitted)
-	return dst, res, nil
+		return nil
+	})
+	return dst, res, err
 }
 
 // oneShot is the reused state of a one-shot completion answered through
