@@ -133,41 +133,27 @@ func (c *Conn) fail(err error) {
 }
 
 // rxErr is the error a read returns once the ring is drained.
-func (c *Conn) rxErr(st uint32) error {
-	switch {
-	case st&stClosed != 0:
-		return net.ErrClosed
-	case st&stFailed != 0:
-		c.errMu.Lock()
-		defer c.errMu.Unlock()
-		return c.err
-	default:
-		c.errMu.Lock()
-		defer c.errMu.Unlock()
-		if c.peerClosed {
-			return io.EOF
-		}
-		return ErrPeerGone
-	}
-}
+func (c *Conn) rxErr(st uint32) error { return c.downErr(st, io.EOF) }
 
 // txErr is the error a write returns once the connection is down.
-func (c *Conn) txErr(st uint32) error {
-	switch {
-	case st&stClosed != 0:
+func (c *Conn) txErr(st uint32) error { return c.downErr(st, ErrPeerClosed) }
+
+// downErr is the error for a connection in state st: closed here, failed
+// (the recorded error), or down on the peer's side — closedByPeer when the
+// peer closed it, ErrPeerGone when it died.
+func (c *Conn) downErr(st uint32, closedByPeer error) error {
+	if st&stClosed != 0 {
 		return net.ErrClosed
-	case st&stFailed != 0:
-		c.errMu.Lock()
-		defer c.errMu.Unlock()
-		return c.err
-	default:
-		c.errMu.Lock()
-		defer c.errMu.Unlock()
-		if c.peerClosed {
-			return ErrPeerClosed
-		}
-		return ErrPeerGone
 	}
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	switch {
+	case st&stFailed != 0:
+		return c.err
+	case c.peerClosed:
+		return closedByPeer
+	}
+	return ErrPeerGone
 }
 
 func expired(dl *atomic.Int64) bool {
