@@ -128,7 +128,6 @@ func (m *MockProvider) walk(ctx context.Context, prompt []byte, limit int, tok f
 	return res, err
 }
 
-
 // countWords counts the whitespace-separated words of s (space, tab, CR,
 // LF) without allocating: a word starts at a non-space byte after a space
 // or at the start. It looks at 8 bytes at a time (the mock provider counts
