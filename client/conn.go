@@ -56,6 +56,11 @@ type conn struct {
 	// answer needs no wake-up.
 	leader *pending
 
+	// A Batch is sent in chunks of at most batchCalls calls (the daemon's
+	// in-flight limit) and batchBytes bytes of frames (a quarter of the
+	// ring), each answered before the next goes out (see Client.Do).
+	batchCalls, batchBytes int
+
 	dead    atomic.Bool
 	closed  atomic.Bool // close was called: calls fail with ErrClosed
 	recvd   atomic.Bool // a frame arrived since the heartbeat loop last looked (no clock read per frame)
@@ -200,6 +205,15 @@ func (c *conn) handshake(ctx context.Context) error {
 		return fmt.Errorf("%w: daemon chose protocol version %d", ErrProtocol, ack.Version())
 	}
 	c.sess = ack.SessionID()
+	c.batchCalls = int(ack.MaxInflight())
+	if c.batchCalls <= 0 || c.batchCalls > 4096 {
+		c.batchCalls = 256
+	}
+	c.batchBytes = 256 << 10
+	if sc, ok := c.t.(shmConn); ok {
+		tx, _ := sc.c.RingSizes()
+		c.batchBytes = tx / 4
+	}
 	return nil
 }
 
@@ -320,7 +334,13 @@ func (c *conn) grant(id uint64, n int) {
 // and only one goroutine per connection spins on the ring. On the socket
 // transport the background reader holds the token whenever nobody else
 // does; a caller then kicks it (see kickLocked) and becomes its heir.
-func (c *conn) wait(ctx context.Context, p *pending) error {
+func (c *conn) wait(ctx context.Context, p *pending) error { return c.waitHold(ctx, p, false) }
+
+// waitHold is wait; with hold, a caller that leads keeps the read token
+// when p is answered instead of handing it to the background reader (it
+// is about to wait for another call of its batch, see waitBatch, and
+// hands the token on itself). The socket transport ignores hold.
+func (c *conn) waitHold(ctx context.Context, p *pending, hold bool) error {
 	for !p.done.Load() {
 		if c.leaders {
 			c.mu.Lock()
@@ -328,7 +348,7 @@ func (c *conn) wait(ctx context.Context, p *pending) error {
 				c.reading = true
 				c.leaveLocked(p)
 				c.mu.Unlock()
-				if err := c.lead(ctx, p); err != nil {
+				if err := c.lead(ctx, p, hold && !c.kickable); err != nil {
 					return c.abandon(ctx, p)
 				}
 				continue
@@ -441,8 +461,9 @@ var errKicked = errors.New("client: read interrupted")
 
 // lead reads frames while holding the read token until p is answered, the
 // connection fails or ctx ends (then it returns ctx's error). It releases
-// the token.
-func (c *conn) lead(ctx context.Context, p *pending) error {
+// the token and, unless hold is set and p was answered, hands it to the
+// background reader when calls are in flight.
+func (c *conn) lead(ctx context.Context, p *pending, hold bool) error {
 	var stop func() bool
 	if c.kickable && ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, func() {
@@ -474,7 +495,9 @@ func (c *conn) lead(ctx context.Context, p *pending) error {
 	}
 	c.mu.Lock()
 	c.reading = false
-	c.passLocked()
+	if !hold || err != nil {
+		c.passLocked()
+	}
 	c.mu.Unlock()
 	if err != nil && !p.done.Load() && ctx.Err() != nil {
 		return ctx.Err()

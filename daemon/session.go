@@ -180,6 +180,11 @@ func (s *session) serveBatches(bc batchConn, buf []byte) {
 			if cap(buf) > 1<<20 {
 				buf = make([]byte, 0, 4096)
 			}
+			if len(s.rends) >= flushEvery && err == nil {
+				// Answer a long batch in parts: the client reads the first
+				// answers while we work on the rest.
+				err = s.flush()
+			}
 		}
 		clear(msgs)
 		bc.Release()
@@ -192,6 +197,10 @@ func (s *session) serveBatches(bc batchConn, buf []byte) {
 		}
 	}
 }
+
+// flushEvery is how many queued answers the reader writes at once while
+// it serves a batch of requests.
+const flushEvery = 16
 
 // queue adds a frame to the reader's response batch.
 func (s *session) queue(typ protocol.MsgType, flags protocol.Flags, id uint64, payload []byte) error {

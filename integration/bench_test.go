@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -111,6 +112,46 @@ func BenchmarkPipelined(b *testing.B) {
 			})
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
 		})
+	}
+}
+
+// BenchmarkBatch is pipelining proper: one goroutine sends Ping
+// (Heartbeat) calls in batches (client.Batch) and reads their answers;
+// an op is one call, reported as calls/s.
+func BenchmarkBatch(b *testing.B) {
+	hb := protocol.Marshal(&protocol.Heartbeat{SentUnixNano: 1})
+	for _, tr := range benchTransports {
+		for _, size := range []int{16, 64} {
+			b.Run(fmt.Sprintf("transport=%s/size=%d", tr, size), func(b *testing.B) {
+				cl := benchClient(b, tr)
+				ctx := context.Background()
+				var batch client.Batch
+				run := func(n int) {
+					batch.Reset()
+					for range n {
+						batch.Add(protocol.MsgHeartbeat, hb)
+					}
+					if err := cl.Do(ctx, &batch); err != nil {
+						b.Fatal(err)
+					}
+					for i := range n {
+						if typ, _, err := batch.Result(i); err != nil || typ != protocol.MsgHeartbeat {
+							b.Fatalf("call %d: %v %v", i, typ, err)
+						}
+					}
+				}
+				for range 100 {
+					run(size)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				start := time.Now()
+				for done := 0; done < b.N; done += size {
+					run(min(size, b.N-done))
+				}
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
+			})
+		}
 	}
 }
 

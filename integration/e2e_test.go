@@ -75,6 +75,44 @@ func TestEndToEnd(t *testing.T) {
 			if st := stats(t, cl); st.Sessions < 1 {
 				t.Fatalf("stats: %+v", st)
 			}
+			// A pipelined batch mixing heartbeats, inline one-shot
+			// completions and tool calls served in goroutines: the daemon
+			// answers a long batch in parts, each answer reaches its call.
+			var b client.Batch
+			for i := range 200 {
+				switch i % 3 {
+				case 0:
+					b.AddMsg(&protocol.Heartbeat{SentUnixNano: int64(i + 1)})
+				case 1:
+					b.AddMsg(userReq(fmt.Sprintf("call %d", i), 0))
+				default:
+					b.AddMsg(&protocol.ToolCall{ID: fmt.Sprint(i), Name: "echo", Arguments: fmt.Sprint(i)})
+				}
+			}
+			if err := cl.Do(ctx, &b); err != nil {
+				t.Fatal(err)
+			}
+			for i := range b.Len() {
+				typ, payload, err := b.Result(i)
+				if err != nil {
+					t.Fatalf("batch call %d: %v", i, err)
+				}
+				var ok bool
+				switch i % 3 {
+				case 0:
+					var hb protocol.Heartbeat
+					ok = typ == protocol.MsgHeartbeat && hb.Unmarshal(payload) == nil && hb.EchoUnixNano == int64(i+1)
+				case 1:
+					var resp protocol.CompletionResponse
+					ok = typ == protocol.MsgCompletionResponse && resp.Unmarshal(payload) == nil && resp.Content == fmt.Sprintf("mock: call %d", i)
+				default:
+					var res protocol.ToolResult
+					ok = typ == protocol.MsgToolResult && res.Unmarshal(payload) == nil && res.CallID == fmt.Sprint(i) && res.Content == fmt.Sprint(i)
+				}
+				if !ok {
+					t.Fatalf("batch call %d answered with %v %x", i, typ, payload)
+				}
+			}
 		})
 	}
 }

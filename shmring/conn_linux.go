@@ -192,6 +192,14 @@ func (c *Conn) failOnCorrupt(err error) error {
 // the netpoller on the eventfd. The flag store and the re-check are
 // sequentially consistent, as are the peer's position store and flag load,
 // so a signal cannot be lost.
+// The spin loop's runtime.Gosched schedule, in probes (a probe is ~20-50
+// ns): the first after gsFirst probes, then at doubling intervals up to
+// gsMax.
+const (
+	gsFirst = 64
+	gsMax   = 1024
+)
+
 func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked interface {
 	Store(uint32)
 	Swap(uint32) uint32
@@ -212,6 +220,7 @@ func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked int
 	var start time.Time
 	if w.spin > 0 {
 		start = time.Now()
+		nextGS, gsEvery := gsFirst, gsFirst
 		for i := 1; ; i++ {
 			if ok, err := ready(); ok || err != nil {
 				return err
@@ -219,20 +228,32 @@ func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked int
 			if c.state.Load() != 0 {
 				break
 			}
-			if i&63 == 0 {
-				if time.Since(start) >= w.spin {
-					break
-				}
-				// Let this process's other runnable goroutines (other
-				// connections, handlers) have the P while we spin: on a
-				// 2-core machine a hogged P delays exactly the work the
-				// peer may be waiting on. Every 256 probes (~10 µs), also give
-				// the CPU to other threads: the peer's may be queued on
-				// this very CPU (see yieldCPU).
+			if i&63 != 0 {
+				continue
+			}
+			spun := time.Since(start)
+			if spun >= w.spin {
+				break
+			}
+			// Now and then let this process's other runnable goroutines
+			// (other connections, handlers, callers) have the P while we
+			// spin: on a 2-core machine a hogged P delays exactly the
+			// work the peer may be waiting on. Soon after the wait
+			// begins (a goroutine the caller just readied sits on this
+			// P), then less and less often: a Gosched with nothing else
+			// runnable is not free, the runtime wakes an idle P's thread
+			// to look for work (a futex wake-up, and CPU taken from the
+			// peer on a small machine).
+			if i == nextGS {
 				runtime.Gosched()
-				if i&255 == 0 {
-					yieldCPU()
-				}
+				gsEvery = min(2*gsEvery, gsMax)
+				nextGS += gsEvery
+			}
+			// Every 256 probes (~10 µs), also give the CPU to other
+			// threads: the peer's may be queued on this very CPU (see
+			// yieldCPU).
+			if i&255 == 0 {
+				yieldCPU()
 			}
 		}
 	}

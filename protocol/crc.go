@@ -1,0 +1,50 @@
+package protocol
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+)
+
+// The frame checksum is CRC32-IEEE (hash/crc32's IEEE). hash/crc32 is fast
+// on long inputs (carry-less multiplication) but costs a call through a
+// function variable per input, which also makes every slice passed to it
+// escape to the heap; a frame's checksum covers a short header, often
+// followed by a short payload. So short inputs go through crcSlice8 below,
+// the same slicing-by-8 table method hash/crc32 uses for short inputs,
+// inlined into the caller; long ones through hash/crc32.
+
+// crcLong is the input length from which hash/crc32 is used.
+const crcLong = 64
+
+// crcTab holds the slicing-by-8 tables of the reflected IEEE polynomial:
+// crcTab[0] is the byte-at-a-time table, crcTab[k][b] the CRC of byte b
+// followed by k zero bytes.
+var crcTab = func() (t [8][256]uint32) {
+	t[0] = *crc32.IEEETable
+	for b := range 256 {
+		c := t[0][b]
+		for k := 1; k < 8; k++ {
+			c = t[0][byte(c)] ^ c>>8
+			t[k][b] = c
+		}
+	}
+	return t
+}()
+
+// crcUpdate continues the CRC32-IEEE state c (not inverted: start with
+// 0xFFFFFFFF, invert at the end) over p.
+func crcUpdate(c uint32, p []byte) uint32 {
+	if len(p) >= crcLong {
+		return ^crc32.Update(^c, crc32.IEEETable, p)
+	}
+	for len(p) >= 8 {
+		c ^= binary.LittleEndian.Uint32(p)
+		c = crcTab[7][byte(c)] ^ crcTab[6][byte(c>>8)] ^ crcTab[5][byte(c>>16)] ^ crcTab[4][c>>24] ^
+			crcTab[3][p[4]] ^ crcTab[2][p[5]] ^ crcTab[1][p[6]] ^ crcTab[0][p[7]]
+		p = p[8:]
+	}
+	for _, b := range p {
+		c = crcTab[0][byte(c)^b] ^ c>>8
+	}
+	return c
+}
