@@ -38,13 +38,33 @@ func crcUpdate(c uint32, p []byte) uint32 {
 		return ^crc32.Update(^c, crc32.IEEETable, p)
 	}
 	for len(p) >= 8 {
-		c ^= binary.LittleEndian.Uint32(p)
-		c = crcTab[7][byte(c)] ^ crcTab[6][byte(c>>8)] ^ crcTab[5][byte(c>>16)] ^ crcTab[4][c>>24] ^
-			crcTab[3][p[4]] ^ crcTab[2][p[5]] ^ crcTab[1][p[6]] ^ crcTab[0][p[7]]
+		c = crcStep8(c, binary.LittleEndian.Uint32(p), binary.LittleEndian.Uint32(p[4:]))
 		p = p[8:]
+	}
+	if len(p) >= 4 {
+		c ^= binary.LittleEndian.Uint32(p)
+		c = crcTab[3][byte(c)] ^ crcTab[2][byte(c>>8)] ^ crcTab[1][byte(c>>16)] ^ crcTab[0][byte(c>>24)]
+		p = p[4:]
 	}
 	for _, b := range p {
 		c = crcTab[0][byte(c)^b] ^ c>>8
 	}
 	return c
+}
+
+// crcStep8 advances the CRC state c over 8 bytes, given as two
+// little-endian words.
+func crcStep8(c, lo, hi uint32) uint32 {
+	c ^= lo
+	return crcTab[7][byte(c)] ^ crcTab[6][byte(c>>8)] ^ crcTab[5][byte(c>>16)] ^ crcTab[4][byte(c>>24)] ^
+		crcTab[3][byte(hi)] ^ crcTab[2][byte(hi>>8)] ^ crcTab[1][byte(hi>>16)] ^ crcTab[0][byte(hi>>24)]
+}
+
+// crcHeader is the CRC state after the 24 header bytes h, with the CRC
+// field (bytes 20-23) taken as zero, from the initial state.
+func crcHeader(h []byte) uint32 {
+	_ = h[offCRC-1]
+	c := crcStep8(0xFFFFFFFF, binary.LittleEndian.Uint32(h), binary.LittleEndian.Uint32(h[4:]))
+	c = crcStep8(c, binary.LittleEndian.Uint32(h[8:]), binary.LittleEndian.Uint32(h[12:]))
+	return crcStep8(c, binary.LittleEndian.Uint32(h[16:]), 0)
 }

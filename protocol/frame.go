@@ -192,9 +192,5 @@ func magicPrefix(b []byte) bool {
 // frameCRC computes the frame checksum: CRC32-IEEE over the header with the
 // CRC field taken as zero, then the payload (h is not written).
 func frameCRC(h, payload []byte) uint32 {
-	c := crcUpdate(0xFFFFFFFF, h[:offCRC])
-	for range 4 { // the CRC field, as zeros
-		c = crcTab[0][byte(c)] ^ c>>8
-	}
-	return ^crcUpdate(c, payload)
+	return ^crcUpdate(crcHeader(h), payload)
 }
