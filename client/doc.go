@@ -7,7 +7,8 @@
 // concurrent use. Every call takes a context, and a context that ends sends
 // Cancel to the daemon and returns at once. Streams (CompleteStream) are Go
 // iterators with per-stream flow control, so a slow consumer never holds up
-// other calls.
+// other calls. A Batch pipelines calls: Do sends them back to back and
+// waits for all their answers, one round trip for the lot.
 //
 // A dead daemon is noticed at once (the socket reaches EOF) or by
 // heartbeats: calls in flight fail with ErrConnLost and calls made while it

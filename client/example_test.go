@@ -61,3 +61,39 @@ func ExampleIsRetryable() {
 	fmt.Println(client.IsRetryable(err))
 	// Output: true
 }
+
+// ExampleClient_Do pipelines calls: the batch's requests go out together
+// and its answers come back in one round trip, each to its call.
+func ExampleClient_Do() {
+	sock, stop := client.StartFakeDaemon()
+	defer stop()
+
+	ctx := context.Background()
+	cl, err := client.Dial(ctx, sock)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer cl.Close()
+
+	var b client.Batch
+	for _, path := range []string{"a.go", "b.go", "c.go"} {
+		b.AddMsg(&protocol.ToolCall{ID: path, Name: "echo", Arguments: path})
+	}
+	if err := cl.Do(ctx, &b); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for i := range b.Len() {
+		_, payload, err := b.Result(i)
+		var res protocol.ToolResult
+		if err == nil {
+			err = res.Unmarshal(payload)
+		}
+		fmt.Println(res.CallID, res.Content, err)
+	}
+	// Output:
+	// a.go a.go <nil>
+	// b.go b.go <nil>
+	// c.go c.go <nil>
+}
