@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,11 @@ type conn struct {
 	// lead (only the token holder reads or writes it): delivering its own
 	// answer needs no wake-up.
 	leader *pending
+	// woke: the token holder handed a frame to another waiting goroutine
+	// (only the token holder reads or writes it). Before it reads again it
+	// yields the P (see readOne), or the woken caller would wait behind
+	// our spin on the ring.
+	woke bool
 
 	// A Batch is sent in chunks of at most batchCalls calls (the daemon's
 	// in-flight limit) and batchBytes bytes of frames (a quarter of the
@@ -478,6 +484,7 @@ func (c *conn) lead(ctx context.Context, p *pending, hold bool) error {
 	var err error
 	c.leader = p
 	for !p.done.Load() {
+		c.yieldIfWoke()
 		err = c.readOne(ctx)
 		if err == errKicked {
 			if err = ctx.Err(); err != nil {
@@ -518,6 +525,7 @@ func (c *conn) readLoop() {
 		c.reading = true
 		c.mu.Unlock()
 		for c.readOne(context.Background()) == nil {
+			c.yieldIfWoke()
 		}
 		return
 	}
@@ -561,6 +569,7 @@ func (c *conn) readLoop() {
 		c.reading, c.bgHolds = true, true
 		c.mu.Unlock()
 		for {
+			c.yieldIfWoke()
 			err := c.readOne(context.Background())
 			c.mu.Lock()
 			if err == errKicked {
@@ -588,6 +597,17 @@ func (c *conn) readLoop() {
 			}
 			c.mu.Unlock()
 		}
+	}
+}
+
+// yieldIfWoke lets the goroutines the token holder just handed answers to
+// run before it reads (and spins) again: Go queues a woken goroutine on
+// the waker's P, and another P takes it over only after a few
+// microseconds. The caller holds the read token.
+func (c *conn) yieldIfWoke() {
+	if c.woke {
+		c.woke = false
+		runtime.Gosched()
 	}
 }
 
@@ -692,6 +712,7 @@ func (c *conn) deliver(f protocol.Frame, msg []byte) ([]byte, error) {
 		// Signal under c.mu: the stream's owner takes c.mu before it
 		// recycles p, so no signal can land on a recycled pending.
 		p.signal()
+		c.woke = true
 		c.mu.Unlock()
 		if next == nil {
 			next = make([]byte, 0, 512)
@@ -710,6 +731,7 @@ func (c *conn) deliver(f protocol.Frame, msg []byte) ([]byte, error) {
 	p.done.Store(true)
 	if p != c.leader {
 		p.signal()
+		c.woke = true
 	}
 	if cap(next) == 0 {
 		next = make([]byte, 0, 4096)

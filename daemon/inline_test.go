@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 
@@ -143,5 +144,23 @@ func TestStreamInlineRunsOutOfCredit(t *testing.T) {
 	}
 	if _, err := cl.Ping(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// BenchmarkCountWords counts the words of a 1000-byte prompt of prose and
+// one of Go code (tabs and newlines take the exact path).
+func BenchmarkCountWords(b *testing.B) {
+	for name, s := range map[string]string{
+		"prose": strings.Repeat("lorem ipsum dolor sit amet, ", 1024/28+1)[:1000],
+		"code":  strings.Repeat("func main() {\n\tfmt.Println(\"hi\")\n}\n", 30)[:1000],
+	} {
+		b.Run("text="+name, func(b *testing.B) {
+			b.SetBytes(int64(len(s)))
+			n := 0
+			for b.Loop() {
+				n += countWords(s)
+			}
+			_ = n
+		})
 	}
 }

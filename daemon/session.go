@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -93,6 +94,10 @@ type session struct {
 	renc   protocol.Encoder   // the reader's encoder (heartbeats)
 	rhb    protocol.Heartbeat // the reader's heartbeat answer, kept here so encoding it does not allocate
 	rnow   int64              // the clock (UnixNano) for the heartbeats of the messages read at once; 0: not read yet
+	// spawned: the reader started handler goroutines since it last
+	// yielded; it yields the P before it waits for more (serveBatches), or
+	// they would wait behind its spin on the ring.
+	spawned bool
 
 	mu       sync.Mutex
 	calls    map[uint64]*call
@@ -194,6 +199,10 @@ func (s *session) serveBatches(bc batchConn, buf []byte) {
 		if err != nil {
 			s.finish(err)
 			return
+		}
+		if s.spawned {
+			s.spawned = false
+			runtime.Gosched()
 		}
 	}
 }
@@ -384,6 +393,7 @@ func (s *session) handleMsg(msg []byte) error {
 	s.inflight.Add(1)
 	s.srv.inflight.Add(1)
 	s.handlers.Add(1)
+	s.spawned = true
 	go s.run(c, h)
 	return nil
 }

@@ -187,19 +187,15 @@ func (c *Conn) failOnCorrupt(err error) error {
 	return err
 }
 
+// gsFirst is how long a wait spins before its first runtime.Gosched; the
+// next ones come at doubling times.
+const gsFirst = 16 * time.Microsecond
+
 // wait is the spin-then-park loop (SPEC.md, "Wake-ups"): spin on ready for a
 // bounded, adaptive time; then set the parked flag, re-check, and block in
 // the netpoller on the eventfd. The flag store and the re-check are
 // sequentially consistent, as are the peer's position store and flag load,
 // so a signal cannot be lost.
-// The spin loop's runtime.Gosched schedule, in probes (a probe is ~20-50
-// ns): the first after gsFirst probes, then at doubling intervals up to
-// gsMax.
-const (
-	gsFirst = 64
-	gsMax   = 1024
-)
-
 func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked interface {
 	Store(uint32)
 	Swap(uint32) uint32
@@ -220,7 +216,7 @@ func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked int
 	var start time.Time
 	if w.spin > 0 {
 		start = time.Now()
-		nextGS, gsEvery := gsFirst, gsFirst
+		gsAt := gsFirst
 		for i := 1; ; i++ {
 			if ok, err := ready(); ok || err != nil {
 				return err
@@ -236,18 +232,17 @@ func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked int
 				break
 			}
 			// Now and then let this process's other runnable goroutines
-			// (other connections, handlers, callers) have the P while we
-			// spin: on a 2-core machine a hogged P delays exactly the
-			// work the peer may be waiting on. Soon after the wait
-			// begins (a goroutine the caller just readied sits on this
-			// P), then less and less often: a Gosched with nothing else
+			// (other connections, handlers) have the P while we spin. Not
+			// often, and not in a short wait: a Gosched with nothing else
 			// runnable is not free, the runtime wakes an idle P's thread
 			// to look for work (a futex wake-up, and CPU taken from the
-			// peer on a small machine).
-			if i == nextGS {
+			// peer on a small machine, in the middle of the exchange we
+			// wait for). A caller that just readied goroutines of its own
+			// yields itself before it waits (the client's reader after
+			// handing answers over, the daemon after starting handlers).
+			if spun >= gsAt {
 				runtime.Gosched()
-				gsEvery = min(2*gsEvery, gsMax)
-				nextGS += gsEvery
+				gsAt *= 2
 			}
 			// Every 256 probes (~10 µs), also give the CPU to other
 			// threads: the peer's may be queued on this very CPU (see
