@@ -604,10 +604,14 @@ func (c *conn) readLoop() {
 // run before it reads (and spins) again: Go queues a woken goroutine on
 // the waker's P, and another P takes it over only after a few
 // microseconds. The caller holds the read token.
+// Only the shared-memory transport spins; a socket read blocks, which lets
+// them run anyway.
 func (c *conn) yieldIfWoke() {
 	if c.woke {
 		c.woke = false
-		runtime.Gosched()
+		if !c.kickable {
+			runtime.Gosched()
+		}
 	}
 }
 
