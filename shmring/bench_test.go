@@ -135,7 +135,9 @@ func BenchmarkPingPong(b *testing.B) {
 			}
 			b.StopTimer()
 			reportLatency(b, samples)
-			b.ReportMetric(float64(c.Stats().Parks)/float64(b.N+1000), "parks/op")
+			st := c.Stats()
+			b.ReportMetric(float64(st.Parks)/float64(b.N+1000), "parks/op")
+			b.ReportMetric(float64(st.Unstacks)/float64(b.N+1000), "unstacks/op")
 		})
 		b.Run(fmt.Sprintf("uds/%dB", size), func(b *testing.B) {
 			c, stop := udsPeer(b, "uds-echo")

@@ -62,7 +62,7 @@ type Conn struct {
 	closeOnce   sync.Once
 	monitorDone chan struct{}
 
-	stSent, stRecv, stParks, stWakeups atomic.Uint64
+	stSent, stRecv, stParks, stWakeups, stUnstacks atomic.Uint64
 }
 
 func newConn(sock *net.UnixConn, mem []byte, l layout, txRing int, rxData, rxSpace, txData, txSpace *os.File, peer PeerInfo, cfg *config) (*Conn, error) {
@@ -169,14 +169,14 @@ func (c *Conn) waitRx(ctx context.Context) error {
 		e, err := r.empty()
 		return !e, err
 	}
-	return c.failOnCorrupt(c.wait(ctx, w, &c.rdl, r.consParked, ready, c.rxErr))
+	return c.failOnCorrupt(c.wait(ctx, w, &c.rdl, r.consParked, r.prodCPU, ready, c.rxErr))
 }
 
 // waitTx waits until the consumer released space. Called with txMu held.
 func (c *Conn) waitTx(ctx context.Context) error {
 	w, p := c.txWait, &c.tx.producer
 	ready := func() (bool, error) { return p.cons.Load() != p.consSeen, nil }
-	return c.failOnCorrupt(c.wait(ctx, w, &c.wdl, p.prodParked, ready, c.txErr))
+	return c.failOnCorrupt(c.wait(ctx, w, &c.wdl, p.prodParked, p.consCPU, ready, c.txErr))
 }
 
 // failOnCorrupt ends the connection when a wait found a corrupt position.
@@ -199,7 +199,7 @@ const gsFirst = 16 * time.Microsecond
 func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked interface {
 	Store(uint32)
 	Swap(uint32) uint32
-}, ready func() (bool, error), downErr func(uint32) error) error {
+}, wakerCPU *atomic.Uint32, ready func() (bool, error), downErr func(uint32) error) error {
 	down := func() error {
 		st := c.state.Load()
 		if st == 0 {
@@ -285,6 +285,9 @@ func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked int
 		c.stParks.Add(1)
 		err := w.park()
 		parked.Store(0)
+		if err == nil && unstack(wakerCPU) {
+			c.stUnstacks.Add(1)
+		}
 		if !start.IsZero() {
 			w.adapt(time.Since(start))
 		}
@@ -341,6 +344,7 @@ func (c *Conn) rxFail(err error) error {
 func (c *Conn) releaseRx() {
 	if c.rx.release() {
 		c.stWakeups.Add(1)
+		c.rx.consCPU.Store(cpuHint())
 		signal(c.rxSignal)
 	}
 }
@@ -360,6 +364,7 @@ func (c *Conn) releaseRxLazy() {
 func (c *Conn) publishTx() {
 	if c.tx.publish() {
 		c.stWakeups.Add(1)
+		c.tx.prodCPU.Store(cpuHint())
 		signal(c.txSignal)
 	}
 }
@@ -747,6 +752,7 @@ func (c *Conn) Stats() Stats {
 		MsgsReceived: c.stRecv.Load(),
 		Parks:        c.stParks.Load(),
 		Wakeups:      c.stWakeups.Load(),
+		Unstacks:     c.stUnstacks.Load(),
 	}
 	if c.seg.acquire() {
 		s.TxUsed, s.RxUsed = c.tx.used(), c.rx.used()

@@ -98,4 +98,5 @@ type Stats struct {
 	RxPosition   uint64 // bytes ever released from the rx ring
 	Parks        uint64 // times a call of this side parked on its eventfd
 	Wakeups      uint64 // eventfd signals this side sent to a parked peer
+	Unstacks     uint64 // times this side, woken on its waker's CPU, moved its thread off it
 }

@@ -33,6 +33,8 @@ const (
 	ctrlConsumerParked = 256 // u32 1 while the consumer is parked
 	ctrlProducerParked = 384 // u32 1 while the producer is parked
 	ctrlClosed         = 512 // u32 1 once the producer closed the ring
+	ctrlProducerCPU    = 640 // u32 advisory: 1 + the CPU the producer ran on when it last woke the consumer
+	ctrlConsumerCPU    = 768 // u32 advisory: 1 + the CPU the consumer ran on when it last woke the producer
 
 	// ring 0 carries dialer → listener, ring 1 listener → dialer.
 	ringDialToListen = 0

@@ -20,6 +20,8 @@ type ringView struct {
 	consParked *atomic.Uint32
 	prodParked *atomic.Uint32
 	closed     *atomic.Uint32
+	prodCPU    *atomic.Uint32 // advisory hints, see SPEC.md "Wake-ups"
+	consCPU    *atomic.Uint32
 }
 
 // newRingView returns ring i of the segment mem laid out as l. mem must be
@@ -39,6 +41,8 @@ func newRingView(mem []byte, l layout, i int) ringView {
 		consParked: u32(ctrlConsumerParked),
 		prodParked: u32(ctrlProducerParked),
 		closed:     u32(ctrlClosed),
+		prodCPU:    u32(ctrlProducerCPU),
+		consCPU:    u32(ctrlConsumerCPU),
 	}
 }
 
