@@ -161,10 +161,7 @@ func (c *conn) startBatch(ctx context.Context, b *Batch, from, to int) error {
 	}
 	for lo := from; lo < to; lo += flushEvery {
 		hi := min(lo+flushEvery, to)
-		c.wmu.Lock()
-		if c.dead.Load() {
-			c.wmu.Unlock()
-			err := fmt.Errorf("%w: %w", ErrUnavailable, c.downErr())
+		if err := c.lockLive(); err != nil {
 			if lo == from {
 				return err
 			}
@@ -175,14 +172,7 @@ func (c *conn) startBatch(ctx context.Context, b *Batch, from, to int) error {
 			}
 			return nil
 		}
-		c.mu.Lock()
-		for i := lo; i < hi; i++ {
-			c.nextID++
-			p := b.pend[i]
-			p.id = c.nextID
-			c.calls[p.id] = p
-		}
-		c.mu.Unlock()
+		c.registerLocked(b.pend[lo:hi])
 		for i := lo; i < hi; i++ {
 			c.queueLocked(b.typs[i], b.pend[i].id, b.payload(i))
 		}
@@ -214,13 +204,10 @@ func (c *conn) waitBatch(ctx context.Context, ps []*pending) error {
 			break
 		}
 		for _, q := range ps[i+1:] {
-			if c.cancel(q.id) {
+			// Cancel it, unless its answer is being delivered right now.
+			if c.abandon(ctx, q); !q.done.Load() {
 				q.err = err
 				q.done.Store(true)
-				continue
-			}
-			for !q.done.Load() {
-				<-q.ch
 			}
 		}
 		if p.err == nil {

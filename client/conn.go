@@ -58,7 +58,7 @@ type conn struct {
 	leader *pending
 	// woke: the token holder handed a frame to another waiting goroutine
 	// (only the token holder reads or writes it). Before it reads again it
-	// yields the P (see readOne), or the woken caller would wait behind
+	// yields the P (see yieldIfWoke), or the woken caller would wait behind
 	// our spin on the ring.
 	woke bool
 
@@ -238,19 +238,35 @@ func (c *conn) start(ctx context.Context, typ protocol.MsgType, payload []byte, 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := c.lockLive(); err != nil {
+		return err
+	}
+	c.registerLocked([]*pending{p})
+	c.queueLocked(typ, p.id, payload)
+	return c.flushLocked()
+}
+
+// lockLive takes wmu, unless the connection is down: then it returns the
+// (retryable) ErrUnavailable error a call gets.
+func (c *conn) lockLive() error {
 	c.wmu.Lock()
 	if c.dead.Load() {
 		c.wmu.Unlock()
 		return fmt.Errorf("%w: %w", ErrUnavailable, c.downErr())
 	}
-	c.nextID++
-	id := c.nextID
-	p.id = id
+	return nil
+}
+
+// registerLocked gives each of ps the next id, in order, and registers it
+// for its answer; wmu is held, so ids reach the daemon in increasing order.
+func (c *conn) registerLocked(ps []*pending) {
 	c.mu.Lock()
-	c.calls[id] = p
+	for _, p := range ps {
+		c.nextID++
+		p.id = c.nextID
+		c.calls[p.id] = p
+	}
 	c.mu.Unlock()
-	c.queueLocked(typ, id, payload)
-	return c.flushLocked()
 }
 
 // queueLocked appends a frame to the write queue; wmu is held.
@@ -603,9 +619,8 @@ func (c *conn) readLoop() {
 // yieldIfWoke lets the goroutines the token holder just handed answers to
 // run before it reads (and spins) again: Go queues a woken goroutine on
 // the waker's P, and another P takes it over only after a few
-// microseconds. The caller holds the read token.
-// Only the shared-memory transport spins; a socket read blocks, which lets
-// them run anyway.
+// microseconds. Only the shared-memory transport spins; a socket read
+// blocks, which lets them run anyway. The caller holds the read token.
 func (c *conn) yieldIfWoke() {
 	if c.woke {
 		c.woke = false
