@@ -1,6 +1,7 @@
 package shmring
 
 import (
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -113,4 +114,68 @@ func waitParked(t *testing.T, r *ringView, consumer bool) {
 		}
 		time.Sleep(100 * time.Microsecond)
 	}
+}
+
+// The CPU hints are the peer's word: a peer scribbling any values over them
+// while both sides park and wake costs nothing but unneeded moves. Every
+// message arrives intact and no error is raised.
+func TestHostileHints(t *testing.T) {
+	d, l := pipe(t, []Option{WithSpin(time.Microsecond)}, []Option{WithSpin(time.Microsecond), WithRingSize(MinRingSize)})
+	stop := make(chan struct{})
+	scribbled := make(chan struct{})
+	go func() {
+		defer close(scribbled)
+		for v := uint32(0); ; v++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// Garbage, zero, and this very CPU's hint, on every field
+			// either side reads.
+			for _, h := range []uint32{v * 2654435761, 0, cpuHint(), ^uint32(0)} {
+				d.rx.consCPU.Store(h)
+				d.tx.prodCPU.Store(h)
+				l.rx.consCPU.Store(h)
+				l.tx.prodCPU.Store(h)
+			}
+			time.Sleep(20 * time.Microsecond)
+		}
+	}()
+	defer func() { close(stop); <-scribbled }()
+	const n = 2000
+	errs := make(chan error, 1)
+	go func() {
+		var buf []byte
+		for i := range n {
+			var err error
+			if buf, err = l.ReadMsg(buf); err != nil {
+				errs <- err
+				return
+			}
+			if want := genMsg(nil, 1, uint64(i)); string(buf) != string(want) {
+				errs <- fmt.Errorf("message %d: %d bytes, not the %d sent", i, len(buf), len(want))
+				return
+			}
+			if i%7 == 0 {
+				time.Sleep(30 * time.Microsecond) // the writer parks now and then
+			}
+		}
+		errs <- nil
+	}()
+	for i := range n {
+		if err := d.WriteMsg(genMsg(nil, 1, uint64(i))); err != nil {
+			t.Fatal(err)
+		}
+		if i%5 == 0 {
+			time.Sleep(30 * time.Microsecond) // the reader parks now and then
+		}
+	}
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	if d.Err() != nil || l.Err() != nil {
+		t.Fatalf("errors: %v %v", d.Err(), l.Err())
+	}
+	t.Logf("parks: %d + %d, moves off a hinted CPU: %d + %d", d.Stats().Parks, l.Stats().Parks, d.Stats().Unstacks, l.Stats().Unstacks)
 }
