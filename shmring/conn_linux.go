@@ -195,7 +195,8 @@ const gsFirst = 16 * time.Microsecond
 // bounded, adaptive time; then set the parked flag, re-check, and block in
 // the netpoller on the eventfd. The flag store and the re-check are
 // sequentially consistent, as are the peer's position store and flag load,
-// so a signal cannot be lost.
+// so a signal cannot be lost. After a park it moves the thread off the CPU
+// the peer woke it from (wakerCPU, the peer's hint; see unstack).
 func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked interface {
 	Store(uint32)
 	Swap(uint32) uint32
