@@ -42,7 +42,7 @@ type Client struct {
 }
 
 // Dial connects to the daemon whose socket is socketPath (for the socket
-// transport, socketPath + StreamSuffix). Unless WithLazyDial is given it
+// transport, protocol.StreamPath(socketPath)). Unless WithLazyDial is given it
 // makes one connection before returning, so a daemon that is not running
 // or refuses is reported here.
 func Dial(ctx context.Context, socketPath string, opts ...Option) (*Client, error) {
@@ -279,9 +279,10 @@ func (cl *Client) CallTool(ctx context.Context, call *protocol.ToolCall) (*proto
 	return &res, nil
 }
 
-// Stats asks the daemon for its stats (MsgStats) and returns the JSON.
+// Stats asks the daemon for its stats (protocol.MsgStats) and returns the
+// JSON.
 func (cl *Client) Stats(ctx context.Context) ([]byte, error) {
-	_, b, err := cl.Call(ctx, MsgStats, nil)
+	_, b, err := cl.Call(ctx, protocol.MsgStats, nil)
 	return b, err
 }
 
@@ -289,8 +290,9 @@ func (cl *Client) Stats(ctx context.Context) ([]byte, error) {
 // over its chunks, in order; the last has Final set. An error ends the
 // iteration (yielded with a zero chunk). The request is sent when the
 // iteration starts; breaking out of the loop, or ctx ending, cancels it.
-// Chunks are buffered (at most StreamWindow) and credit is granted as the
-// loop consumes them, so a slow loop slows only its own stream.
+// Chunks are buffered (at most protocol.StreamWindow) and credit is
+// granted as the loop consumes them, so a slow loop slows only its own
+// stream.
 func (cl *Client) CompleteStream(ctx context.Context, req *protocol.CompletionRequest) iter.Seq2[protocol.StreamChunk, error] {
 	return func(yield func(protocol.StreamChunk, error) bool) {
 		c, err := cl.conn(ctx)
@@ -359,7 +361,7 @@ func (cl *Client) CompleteStream(ctx context.Context, req *protocol.CompletionRe
 				return
 			}
 			if !end {
-				if consumed++; consumed >= StreamWindow/2 {
+				if consumed++; consumed >= protocol.StreamWindow/2 {
 					c.grant(p.id, consumed)
 					consumed = 0
 				}
@@ -393,7 +395,7 @@ func (p *pending) pop() (msg []byte, ended bool, err error) {
 
 func (p *pending) recycle(b []byte) {
 	p.smu.Lock()
-	if len(p.free) < StreamWindow {
+	if len(p.free) < protocol.StreamWindow {
 		p.free = append(p.free, b[:0])
 	}
 	p.smu.Unlock()

@@ -69,7 +69,7 @@ func TestCalls(t *testing.T) {
 func TestStream(t *testing.T) {
 	d := newFakeDaemon(t, false)
 	cl := dialFake(t, d)
-	words := strings.Repeat("w ", 3*StreamWindow+3)
+	words := strings.Repeat("w ", 3*protocol.StreamWindow+3)
 	var got strings.Builder
 	n := 0
 	for chunk, err := range cl.CompleteStream(context.Background(), req(words)) {
@@ -82,7 +82,7 @@ func TestStream(t *testing.T) {
 		n++
 		got.WriteString(chunk.Delta)
 	}
-	if n != 3*StreamWindow+4 || got.String() != words {
+	if n != 3*protocol.StreamWindow+4 || got.String() != words {
 		t.Fatalf("%d chunks, %q", n, got.String())
 	}
 }

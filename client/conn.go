@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -171,7 +170,7 @@ func (c *conn) handshake(ctx context.Context) error {
 		tr = protocol.TransportSocket
 	}
 	hs := protocol.Handshake{
-		MinVersion: uint16(protocol.Version), MaxVersion: uint16(protocol.Version),
+		MinVersion: protocol.ProtocolVersion, MaxVersion: protocol.ProtocolVersion,
 		ClientName: c.o.name, Transport: tr, MaxPayload: uint32(c.o.maxPayload),
 	}
 	var e protocol.Encoder
@@ -207,7 +206,7 @@ func (c *conn) handshake(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: handshake: %w", ErrProtocol, err)
 	}
-	if ack.Version() != uint16(protocol.Version) {
+	if ack.Version() != protocol.ProtocolVersion {
 		return fmt.Errorf("%w: daemon chose protocol version %d", ErrProtocol, ack.Version())
 	}
 	c.sess = ack.SessionID()
@@ -340,9 +339,8 @@ func (c *conn) cancel(id uint64) bool {
 
 // grant gives the daemon n more credits on stream id.
 func (c *conn) grant(id uint64, n int) {
-	var b [4]byte
-	binary.LittleEndian.PutUint32(b[:], uint32(n))
-	c.send(MsgCredit, id, b[:])
+	var b [protocol.CreditSize]byte
+	c.send(protocol.MsgCredit, id, protocol.AppendCredit(b[:0], uint32(n)))
 }
 
 // wait waits for unary call p; on ctx's end it cancels the call.
@@ -712,7 +710,7 @@ func (c *conn) deliver(f protocol.Frame, msg []byte) ([]byte, error) {
 	terminal := !f.IsStream() || f.IsEnd()
 	if p.stream {
 		p.smu.Lock()
-		if len(p.queue) >= StreamWindow+1 {
+		if len(p.queue) >= protocol.StreamWindow+1 {
 			p.smu.Unlock()
 			c.mu.Unlock()
 			return nil, fmt.Errorf("%w: stream %d exceeded its credit window", ErrProtocol, f.ID)

@@ -2,7 +2,6 @@ package client
 
 import (
 	"bufio"
-	"encoding/binary"
 	"net"
 	"os"
 	"path/filepath"
@@ -95,7 +94,7 @@ func (d *fakeDaemon) start() error {
 	if err != nil {
 		return err
 	}
-	sock, err := net.Listen("unix", d.path+StreamSuffix)
+	sock, err := net.Listen("unix", protocol.StreamPath(d.path))
 	if err != nil {
 		shm.Close()
 		return err
@@ -150,7 +149,7 @@ func (d *fakeDaemon) stop() {
 	}
 	d.mu.Unlock()
 	d.wg.Wait()
-	os.Remove(d.path + StreamSuffix)
+	os.Remove(protocol.StreamPath(d.path))
 }
 
 func (d *fakeDaemon) serve(c *fakeConn) {
@@ -228,10 +227,14 @@ func (c *fakeConn) handle(f protocol.Frame) bool {
 			delete(c.credit, f.ID)
 		}
 		c.mu.Unlock()
-	case MsgCredit:
+	case protocol.MsgCredit:
+		n, err := protocol.ParseCredit(f.Payload)
+		if err != nil {
+			return false
+		}
 		c.mu.Lock()
 		if ch := c.credit[f.ID]; ch != nil {
-			ch <- int(binary.LittleEndian.Uint32(f.Payload))
+			ch <- int(n)
 		}
 		c.mu.Unlock()
 	case msgEcho:
@@ -278,7 +281,7 @@ func (c *fakeConn) handle(f protocol.Frame) bool {
 // A word "ERR" makes it end with an Error instead.
 func (c *fakeConn) stream(id uint64, words []string, ch chan int) {
 	defer c.d.wg.Done()
-	credit := StreamWindow
+	credit := protocol.StreamWindow
 	for i := 0; i <= len(words); i++ {
 		for credit == 0 {
 			select {

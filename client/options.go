@@ -15,27 +15,10 @@ type Transport string
 const (
 	// TransportShm uses shared-memory rings (Linux only).
 	TransportShm Transport = "shm"
-	// TransportSocket sends the frames over a Unix socket, the daemon's
-	// socket path + StreamSuffix. It works everywhere.
+	// TransportSocket sends the frames over a Unix socket, at
+	// protocol.StreamPath of the daemon's socket path (the daemon's
+	// -transport socket or both). It works everywhere.
 	TransportSocket Transport = "socket"
-)
-
-// StreamSuffix is appended to the daemon's socket path to reach its socket
-// transport (the daemon's -transport socket or both).
-const StreamSuffix = ".stream"
-
-// StreamWindow is the per-stream credit window of the protocol: the
-// daemon sends at most this many stream frames the client has not granted
-// credit for (MsgCredit). The client buffers at most this many chunks per
-// stream.
-const StreamWindow = 16
-
-// MsgCredit and MsgStats are the message types ringwire's daemon reserves
-// (see the daemon's README): MsgCredit grants stream credit, MsgStats asks
-// for the daemon's JSON stats.
-const (
-	MsgStats  protocol.MsgType = 0xFFF0
-	MsgCredit protocol.MsgType = 0xFFF1
 )
 
 // Defaults for the options.

@@ -98,7 +98,7 @@ type sockConn struct {
 
 func dialSocket(ctx context.Context, path string, o *options) (msgConn, error) {
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path+StreamSuffix)
+	c, err := d.DialContext(ctx, "unix", protocol.StreamPath(path))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

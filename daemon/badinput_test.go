@@ -28,7 +28,7 @@ type rawPeer struct {
 }
 
 func rawSocket(t *testing.T, srv *Server) *rawPeer {
-	c, err := net.Dial("unix", StreamPath(srv.SocketPath()))
+	c, err := net.Dial("unix", protocol.StreamPath(srv.SocketPath()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestBadInput(t *testing.T) {
 		{"rule breach", true, [][]byte{protocol.AppendFrame(nil, protocol.MsgCompletionResponse, protocol.FlagRequest, 9, nil)}, protocol.ErrCodeProtocol},
 		{"unexpected response", true, [][]byte{protocol.AppendFrame(nil, protocol.MsgHeartbeat, protocol.FlagResponse, 9, nil)}, protocol.ErrCodeProtocol},
 		{"compressed", true, [][]byte{protocol.AppendFrame(nil, protocol.MsgHeartbeat, protocol.FlagRequest|protocol.FlagCompressed, 9, nil)}, protocol.ErrCodeProtocol},
-		{"bad credit", true, [][]byte{protocol.AppendFrame(nil, MsgCredit, protocol.FlagRequest, 9, []byte{1})}, protocol.ErrCodeMalformed},
+		{"bad credit", true, [][]byte{protocol.AppendFrame(nil, protocol.MsgCredit, protocol.FlagRequest, 9, []byte{1})}, protocol.ErrCodeMalformed},
 		{"bad heartbeat", true, [][]byte{protocol.AppendFrame(nil, protocol.MsgHeartbeat, protocol.FlagRequest, 9, []byte{1, 2, 3})}, protocol.ErrCodeMalformed},
 		{"bad handshake", false, [][]byte{protocol.AppendFrame(nil, protocol.MsgHandshake, protocol.FlagRequest, 1, []byte{9, 9})}, protocol.ErrCodeMalformed},
 		{"bad version", false, [][]byte{protocol.AppendFrame(nil, protocol.MsgHandshake, protocol.FlagRequest, 1,
@@ -198,7 +198,7 @@ func TestCreditAndCancelForUnknownIDs(t *testing.T) {
 	p.handshake()
 	credit := make([]byte, 4)
 	binary.LittleEndian.PutUint32(credit, 3)
-	p.write(protocol.AppendFrame(nil, MsgCredit, protocol.FlagRequest, 77, credit))
+	p.write(protocol.AppendFrame(nil, protocol.MsgCredit, protocol.FlagRequest, 77, credit))
 	p.write(protocol.AppendFrame(nil, protocol.MsgCancel, protocol.FlagRequest, 78, nil))
 	p.write(protocol.AppendFrame(nil, protocol.MsgHeartbeat, protocol.FlagRequest, 2, nil))
 	msg, err := p.read()

@@ -16,20 +16,12 @@ const (
 	// TransportShm serves shared-memory rings (shmring) on Config.SocketPath.
 	TransportShm Transport = "shm"
 	// TransportSocket serves the same frames straight over a Unix socket at
-	// StreamPath(Config.SocketPath), i.e. Config.SocketPath + ".stream", for
-	// systems without memfd and peers that cannot map memory.
+	// protocol.StreamPath(Config.SocketPath), i.e. Config.SocketPath +
+	// ".stream", for systems without memfd and peers that cannot map memory.
 	TransportSocket Transport = "socket"
 	// TransportBoth serves both.
 	TransportBoth Transport = "both"
 )
-
-// StreamSuffix is appended to the socket path to form the path of the
-// socket transport's listener.
-const StreamSuffix = ".stream"
-
-// StreamPath returns the path where the socket transport listens for a
-// daemon whose shared-memory socket is socketPath.
-func StreamPath(socketPath string) string { return socketPath + StreamSuffix }
 
 // ParseTransport parses "shm", "socket" or "both".
 func ParseTransport(s string) (Transport, error) {
@@ -56,11 +48,6 @@ const (
 	// DefaultDrainTimeout is how long Shutdown lets in-flight requests run
 	// by default.
 	DefaultDrainTimeout = 10 * time.Second
-	// StreamWindow is the per-stream credit window: the daemon sends at
-	// most this many stream frames of one stream that the client has not
-	// acknowledged with MsgCredit. It is part of the wire contract (see
-	// README.md, "Flow control"), not configurable.
-	StreamWindow = 16
 )
 
 // ErrConfig is wrapped by the errors New returns for an unusable Config.
@@ -70,7 +57,7 @@ var ErrConfig = errors.New("daemon: invalid config")
 // default, documented beside it.
 type Config struct {
 	// SocketPath is the Unix socket the shared-memory transport listens
-	// on; the socket transport listens on StreamPath(SocketPath).
+	// on; the socket transport listens on protocol.StreamPath(SocketPath).
 	// Default: shmring.DefaultSocketPath().
 	SocketPath string
 

@@ -9,8 +9,8 @@
 // Each session serves its requests concurrently (up to Config.MaxInflight),
 // multiplexes responses and stream frames by request id, and applies
 // per-stream flow control: a handler's ResponseWriter.Send blocks once the
-// client holds StreamWindow unacknowledged frames of that stream, until the
-// client grants credit with MsgCredit. A Cancel from the client cancels the
+// client holds protocol.StreamWindow unacknowledged frames of that stream,
+// until the client grants credit with protocol.MsgCredit. A Cancel from the client cancels the
 // handler's context. Bad input (garbage, a bad CRC, an oversized length, an
 // unknown type, frames before the handshake, a reused id) gets an Error
 // frame and closes that session only.

@@ -35,9 +35,9 @@ func FuzzHandleMsg(f *testing.F) {
 	f.Add(protocol.AppendFrame(nil, protocol.MsgCompletionRequest, protocol.FlagRequest, 2,
 		protocol.Marshal(&protocol.CompletionRequest{Messages: []protocol.ChatMessage{{Content: "a b"}}, Stream: true})))
 	f.Add(protocol.AppendFrame(nil, protocol.MsgToolCall, protocol.FlagRequest, 3, protocol.Marshal(&protocol.ToolCall{Name: "echo"})))
-	f.Add(protocol.AppendFrame(nil, MsgCredit, protocol.FlagRequest, 3, []byte{1, 0, 0, 0}))
+	f.Add(protocol.AppendFrame(nil, protocol.MsgCredit, protocol.FlagRequest, 3, []byte{1, 0, 0, 0}))
 	f.Add(protocol.AppendFrame(nil, protocol.MsgCancel, protocol.FlagRequest, 3, nil))
-	f.Add(protocol.AppendFrame(nil, MsgStats, protocol.FlagRequest, 4, nil))
+	f.Add(protocol.AppendFrame(nil, protocol.MsgStats, protocol.FlagRequest, 4, nil))
 	f.Add([]byte("garbage"))
 	srv, err := New(Config{SocketPath: "/nonexistent/x.sock", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

@@ -132,7 +132,7 @@ func TestListenErrors(t *testing.T) {
 	}
 	// A stale socket file is replaced.
 	os.Chmod(dir, 0o700)
-	os.WriteFile(filepath.Join(dir, "d.sock"+StreamSuffix), nil, 0o600)
+	os.WriteFile(filepath.Join(dir, "d.sock"+protocol.StreamSuffix), nil, 0o600)
 	srv5, _ := New(Config{SocketPath: filepath.Join(dir, "d.sock"), Logger: srv.log, Transport: TransportSocket})
 	if err := srv5.Listen(); err != nil {
 		t.Fatal(err)

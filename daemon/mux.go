@@ -53,7 +53,7 @@ type ResponseWriter interface {
 	Respond(typ protocol.MsgType, payload []byte) error
 	// Send sends one stream frame (response|stream). It blocks while the
 	// stream has no credit left (per-stream flow control: at most
-	// StreamWindow frames the client has not acknowledged), until the
+	// protocol.StreamWindow frames the client has not acknowledged), until the
 	// client grants more, the request is canceled or the session ends.
 	Send(typ protocol.MsgType, payload []byte) error
 	// End sends the last stream frame (response|stream|end) and ends the
@@ -80,9 +80,10 @@ func (f HandlerFunc) ServeFrame(ctx context.Context, w ResponseWriter, r *Reques
 
 // Mux routes requests to handlers by message type, as http.ServeMux routes
 // paths. Applications register their own types in the range 0x8000–0xFFEF;
-// 0xFFF0–0xFFFF are reserved for ringwire's daemon (MsgStats, MsgCredit).
-// Handshake, Heartbeat, Cancel, Disconnect and MsgCredit are served by the
-// session itself and cannot be registered. A Mux is safe for concurrent use.
+// 0xFFF0–0xFFFF are reserved for ringwire's daemon (protocol.MsgStats,
+// protocol.MsgCredit). Handshake, Heartbeat, Cancel, Disconnect and
+// protocol.MsgCredit are served by the session itself and cannot be
+// registered. A Mux is safe for concurrent use.
 type Mux struct {
 	mu sync.Mutex                                 // serializes Handle
 	m  atomic.Pointer[map[protocol.MsgType]route] // copied on write: route reads it without a lock
@@ -103,7 +104,7 @@ type HandleOption func(*route)
 // fast and never waits (no I/O, no sleeping, no stream credit): while an
 // inline handler runs, the session reads nothing else, not even Cancel.
 // An inline handler must answer before it returns (Respond or Error; it
-// may Send at most StreamWindow frames, since credit cannot arrive while
+// may Send at most protocol.StreamWindow frames, since credit cannot arrive while
 // it runs); ctx is the session's, and r.Payload is valid until it returns.
 func Inline() HandleOption { return InlineWhen(func(*Request) bool { return true }) }
 
@@ -123,7 +124,7 @@ func NewMux() *Mux {
 
 // Handle registers h for requests of type typ, replacing any earlier
 // registration. It panics if h is nil or typ is served by the session
-// itself (Handshake, Heartbeat, Cancel, Disconnect, MsgCredit) or is a
+// itself (Handshake, Heartbeat, Cancel, Disconnect, protocol.MsgCredit) or is a
 // response-only type.
 func (m *Mux) Handle(typ protocol.MsgType, h Handler, opts ...HandleOption) {
 	if h == nil {
@@ -132,7 +133,7 @@ func (m *Mux) Handle(typ protocol.MsgType, h Handler, opts ...HandleOption) {
 	switch typ {
 	case protocol.MsgHandshake, protocol.MsgHandshakeAck, protocol.MsgHeartbeat, protocol.MsgCancel,
 		protocol.MsgDisconnect, protocol.MsgError, protocol.MsgCompletionResponse, protocol.MsgStreamChunk,
-		protocol.MsgToolResult, MsgCredit:
+		protocol.MsgToolResult, protocol.MsgCredit:
 		panic("daemon: Mux.Handle: message type " + typ.String() + " cannot be registered")
 	}
 	rt := route{h: h}

@@ -57,7 +57,7 @@ func encodeHandshakeAck(dst []byte, a handshakeAck) []byte {
 		t = protocol.TransportSocket
 	}
 	return encodeMsg(dst, &protocol.HandshakeAck{
-		Version:     uint16(protocol.Version),
+		Version:     protocol.ProtocolVersion,
 		ServerName:  "ringwired/" + Version,
 		SessionID:   a.sessionID,
 		TxRingBytes: a.txRing,

@@ -52,7 +52,7 @@ type Server struct {
 // New returns a Server for cfg, with defaults applied to zero fields. If
 // cfg.Mux is nil the server gets a Mux with the built-in handlers:
 // CompletionRequest (the configured Provider), ToolCall (the built-in
-// "echo" tool) and MsgStats.
+// "echo" tool) and protocol.MsgStats.
 func New(cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -74,8 +74,8 @@ func New(cfg Config) (*Server, error) {
 		s.mux.Handle(protocol.MsgCompletionRequest, CompletionHandler(cfg.Provider), completionInline(cfg.Provider))
 		s.mux.Handle(protocol.MsgToolCall, HandlerFunc(echoTool))
 	}
-	if s.mux.Handler(MsgStats) == nil {
-		s.mux.Handle(MsgStats, HandlerFunc(s.serveStats), Inline())
+	if s.mux.Handler(protocol.MsgStats) == nil {
+		s.mux.Handle(protocol.MsgStats, HandlerFunc(s.serveStats), Inline())
 	}
 	return s, nil
 }
@@ -118,7 +118,7 @@ func (s *Server) Listen() error {
 		}
 	}
 	if t == TransportSocket || t == TransportBoth {
-		ln, err := listenSocket(StreamPath(s.cfg.SocketPath))
+		ln, err := listenSocket(protocol.StreamPath(s.cfg.SocketPath))
 		if err != nil {
 			if s.shmLn != nil {
 				s.shmLn.Close()

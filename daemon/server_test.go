@@ -142,7 +142,7 @@ func TestStreamLongerThanWindow(t *testing.T) {
 	srv := testServer(t, Config{})
 	cl := dial(t, srv)
 	words := ""
-	for i := 0; i < 5*StreamWindow; i++ {
+	for i := 0; i < 5*protocol.StreamWindow; i++ {
 		words += "w "
 	}
 	n := 0
@@ -156,7 +156,7 @@ func TestStreamLongerThanWindow(t *testing.T) {
 		n++
 		_ = chunk
 	}
-	if want := 5*StreamWindow + 2; n != want {
+	if want := 5*protocol.StreamWindow + 2; n != want {
 		t.Fatalf("%d chunks, want %d", n, want)
 	}
 }
@@ -171,7 +171,7 @@ func TestStalledStreamDoesNotBlockOthers(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			words := ""
-			for i := 0; i < 10*StreamWindow; i++ {
+			for i := 0; i < 10*protocol.StreamWindow; i++ {
 				words += "x "
 			}
 			stalled := make(chan struct{})
@@ -347,7 +347,7 @@ func TestConfigErrors(t *testing.T) {
 
 func TestMuxHandleReserved(t *testing.T) {
 	m := NewMux()
-	for _, typ := range []protocol.MsgType{protocol.MsgHeartbeat, protocol.MsgCancel, MsgCredit, protocol.MsgHandshake} {
+	for _, typ := range []protocol.MsgType{protocol.MsgHeartbeat, protocol.MsgCancel, protocol.MsgCredit, protocol.MsgHandshake} {
 		func() {
 			defer func() {
 				if recover() == nil {

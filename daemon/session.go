@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -15,22 +14,6 @@ import (
 
 	"github.com/ringwire/ringwire/protocol"
 	"github.com/ringwire/ringwire/shmring"
-)
-
-// Message types the daemon reserves at the top of the application range.
-const (
-	// MsgStats asks the daemon for a snapshot of its state. The request
-	// payload is empty; the response payload is a JSON encoding of Stats.
-	// It is served whether or not metrics are enabled.
-	MsgStats protocol.MsgType = 0xFFF0
-
-	// MsgCredit grants stream credit (per-stream flow control). It is a
-	// request (flag request) whose header id is the id of the streaming
-	// request it refers to, like Cancel, and gets no answer. Its payload
-	// is 4 bytes: a little-endian uint32, the number of further stream
-	// frames the daemon may send on that stream. Credit for a stream that
-	// has ended is ignored. Each stream starts with StreamWindow credits.
-	MsgCredit protocol.MsgType = 0xFFF1
 )
 
 // Errors reported by ResponseWriter methods.
@@ -327,14 +310,14 @@ func (s *session) handleMsg(msg []byte) error {
 		}
 		s.mu.Unlock()
 		return nil
-	case MsgCredit:
-		if len(f.Payload) != 4 {
-			return fatal(protocol.ErrCodeMalformed, "%w: credit payload is %d bytes, want 4", protocol.ErrMalformed, len(f.Payload))
+	case protocol.MsgCredit:
+		n, err := protocol.ParseCredit(f.Payload)
+		if err != nil {
+			return fatal(protocol.ErrCodeMalformed, "%w", err)
 		}
-		n := int64(binary.LittleEndian.Uint32(f.Payload))
 		s.mu.Lock()
 		if c := s.calls[f.ID]; c != nil {
-			if c.credit.Add(n) > 1<<30 {
+			if c.credit.Add(int64(n)) > protocol.MaxStreamWindow {
 				s.mu.Unlock()
 				return fatal(protocol.ErrCodeProtocol, "%w: credit overflow on stream %d", protocol.ErrProtocol, f.ID)
 			}
@@ -404,9 +387,9 @@ func (s *session) handshake(f protocol.Frame) error {
 	if err != nil {
 		return fatal(protocol.ErrCodeMalformed, "handshake: %w", err)
 	}
-	if hs.minVersion > uint16(protocol.Version) || hs.maxVersion < uint16(protocol.Version) {
+	if hs.minVersion > protocol.ProtocolVersion || hs.maxVersion < protocol.ProtocolVersion {
 		return fatal(protocol.ErrCodeVersion, "%w: client speaks versions %d..%d, daemon speaks %d",
-			protocol.ErrProtocol, hs.minVersion, hs.maxVersion, protocol.Version)
+			protocol.ErrProtocol, hs.minVersion, hs.maxVersion, protocol.ProtocolVersion)
 	}
 	s.lastID = f.ID
 	s.info.ClientName = hs.clientName
@@ -483,7 +466,7 @@ func (s *session) inlineCall(f protocol.Frame) *call {
 	c.finished.Store(false)
 	c.canceled.Store(false)
 	c.streamed = false
-	c.credit.Store(StreamWindow)
+	c.credit.Store(protocol.StreamWindow)
 	c.req = Request{Type: f.Type, Flags: f.Flags, ID: f.ID, Payload: f.Payload, Session: s.info}
 	return c
 }
@@ -583,7 +566,7 @@ type call struct {
 func newCall(s *session, f protocol.Frame) *call {
 	ctx, cancel := context.WithCancel(s.ctx)
 	c := &call{s: s, ctx: ctx, cancel: cancel, creditSig: make(chan struct{}, 1)}
-	c.credit.Store(StreamWindow)
+	c.credit.Store(protocol.StreamWindow)
 	c.req = Request{
 		Type:    f.Type,
 		Flags:   f.Flags,

@@ -91,7 +91,7 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// serveStats answers MsgStats with the JSON encoding of Stats. The stats
+// serveStats answers protocol.MsgStats with the JSON encoding of Stats. The stats
 // request itself is not counted in flight.
 func (s *Server) serveStats(_ context.Context, w ResponseWriter, r *Request) {
 	st := s.Stats()
@@ -106,5 +106,5 @@ func (s *Server) serveStats(_ context.Context, w ResponseWriter, r *Request) {
 		_ = w.Error(protocol.ErrCodeInternal, err.Error(), false)
 		return
 	}
-	_ = w.Respond(MsgStats, b)
+	_ = w.Respond(protocol.MsgStats, b)
 }

@@ -39,21 +39,6 @@ func (f Features) String() string {
 	return strings.Join(parts, "|")
 }
 
-// Transport says what a connection runs over.
-type Transport uint8
-
-// Transports.
-const (
-	TransportUnspecified Transport = 0
-	TransportShm         Transport = 1 // shared-memory rings
-	TransportSocket      Transport = 2 // frames over the Unix socket itself
-)
-
-// String returns "shm", "socket", "unspecified" or "Transport(n)".
-func (t Transport) String() string {
-	return enumName(uint8(t), []string{"unspecified", "shm", "socket"}, "Transport")
-}
-
 // Role is the author of a chat message.
 type Role uint8
 

@@ -15,8 +15,16 @@ const (
 	// the wire, read as a little-endian uint32.
 	Magic uint32 = 0x4C415043
 
-	// Version is the header format version this package reads and writes.
+	// Version is the header format version this package reads and writes:
+	// the header's version byte. It is not the protocol version peers
+	// negotiate in the handshake; that is ProtocolVersion.
 	Version uint8 = 1
+
+	// ProtocolVersion is the session protocol version this package speaks
+	// (SPEC.md §6, "Version negotiation"): what a client offers in
+	// Handshake MinVersion/MaxVersion and a server chooses in HandshakeAck
+	// Version. It is independent of the header's Version byte.
+	ProtocolVersion uint16 = 1
 
 	// DefaultMaxPayload is the largest payload the protocol allows (10 MiB).
 	// ParseFrame enforces it; ParseFrameMax, Reader and Writer can be given

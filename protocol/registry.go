@@ -50,10 +50,14 @@ func (t MsgType) IsApplication() bool { return t >= MsgAppMin }
 // IsKnown reports whether t is one of the protocol's own message types.
 func (t MsgType) IsKnown() bool { _, ok := msgNames[t]; return ok }
 
-// String returns the type's name ("CompletionRequest"), "App(0x8001)" for
-// an application type, or "MsgType(0x0042)" for an unassigned one.
+// String returns the type's name ("CompletionRequest"; "Stats" and
+// "Credit" for the types ringwired reserves), "App(0x8001)" for an
+// application type, or "MsgType(0x0042)" for an unassigned one.
 func (t MsgType) String() string {
 	if s, ok := msgNames[t]; ok {
+		return s
+	}
+	if s, ok := reservedNames[t]; ok {
 		return s
 	}
 	if t.IsApplication() {

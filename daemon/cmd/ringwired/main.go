@@ -19,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/ringwire/ringwire/daemon"
+	"github.com/ringwire/ringwire/protocol"
 	"github.com/ringwire/ringwire/shmring"
 )
 
@@ -39,7 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	var (
-		socket       = fs.String("socket", shmring.DefaultSocketPath(), "Unix socket `path` of the shared-memory transport; the socket transport listens on path"+daemon.StreamSuffix)
+		socket       = fs.String("socket", shmring.DefaultSocketPath(), "Unix socket `path` of the shared-memory transport; the socket transport listens on path"+protocol.StreamSuffix)
 		provider     = fs.String("provider", "mock", "completion provider: mock (deterministic, no network)")
 		tokenDelay   = fs.Duration("mock-token-delay", 0, "pause between tokens of the mock provider's streamed replies")
 		maxConns     = fs.Int("max-conns", daemon.DefaultMaxConns, "most sessions served at once; more are refused at setup")
