@@ -23,22 +23,17 @@ import (
 // WithHandshakeTimeout, WithSpin.
 func Dial(ctx context.Context, path string, opts ...Option) (*Conn, error) {
 	cfg := buildConfig(opts)
-	if err := checkSocketPath(path); err != nil {
+	s, peer, err := dialUnix(ctx, path, cfg.allowUIDs)
+	if err != nil {
 		return nil, err
 	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("shmring: dial: %w", err)
-	}
-	s := nc.(*net.UnixConn)
 	dl := time.Time{}
 	if cfg.handshakeTimeout > 0 {
 		dl = time.Now().Add(cfg.handshakeTimeout)
 	}
 	_ = s.SetDeadline(dl)
 	stop := context.AfterFunc(ctx, func() { _ = s.SetDeadline(time.Unix(1, 0)) })
-	c, err := dialSetup(s, &cfg)
+	c, err := dialSetup(s, peer, &cfg)
 	if !stop() && err == nil {
 		c.Close()
 		c, err = nil, ctx.Err()
@@ -54,14 +49,8 @@ func Dial(ctx context.Context, path string, opts ...Option) (*Conn, error) {
 }
 
 // dialSetup is the dialer's half of the setup exchange (SPEC.md).
-func dialSetup(s *net.UnixConn, cfg *config) (*Conn, error) {
-	peer, err := peerCred(s)
-	if err != nil {
-		return nil, err
-	}
-	if !uidAllowed(peer.UID, cfg.allowUIDs) {
-		return nil, fmt.Errorf("%w: listener runs as uid %d", ErrPeerUID, peer.UID)
-	}
+// The listener's uid has been checked by dialUnix.
+func dialSetup(s *net.UnixConn, peer PeerInfo, cfg *config) (*Conn, error) {
 	req := uint32(roundRingSize(cfg.ringSize))
 	if err := sendFull(s, hello{reqDialToListen: req, reqListenToDial: req}.append(nil), nil); err != nil {
 		return nil, err

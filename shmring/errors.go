@@ -8,8 +8,10 @@ import (
 // Sentinel errors. Match them with errors.Is; the errors returned by this
 // package wrap them with context.
 var (
-	// ErrUnsupported is returned on systems other than Linux, which lack
-	// memfd and eventfd.
+	// ErrUnsupported is returned by Listen and Dial on systems other than
+	// Linux, which lack memfd and eventfd, and by ListenUnix, DialUnix and
+	// PeerCredentials on systems other than Linux, macOS and FreeBSD, where
+	// a Unix socket peer's uid cannot be learnt.
 	ErrUnsupported = errors.New("shmring: shared-memory transport is only supported on Linux")
 
 	// ErrCorrupt reports that the peer wrote an impossible value into shared
@@ -33,21 +35,23 @@ var (
 	// ErrRefused is matched (errors.Is) by a *RefusedError.
 	ErrRefused = errors.New("shmring: connection refused by listener")
 
-	// ErrAddrInUse is returned by Listen when a live listener already serves
-	// the path.
+	// ErrAddrInUse is returned by Listen and ListenUnix when a live listener
+	// already serves the path.
 	ErrAddrInUse = errors.New("shmring: a live listener already serves this path")
 
 	// ErrPathTooLong is returned when a socket path does not fit in
-	// sockaddr_un (107 bytes plus the terminating NUL).
-	ErrPathTooLong = errors.New("shmring: socket path longer than 107 bytes")
+	// sockaddr_un with its terminating NUL (107 bytes on Linux, 103 on macOS
+	// and FreeBSD).
+	ErrPathTooLong = errors.New("shmring: socket path too long for sockaddr_un")
 
 	// ErrInsecureDir is returned when the socket's directory exists but is
 	// not a directory owned by this user with mode 0700 (no group or other
 	// permission bits).
 	ErrInsecureDir = errors.New("shmring: insecure socket directory")
 
-	// ErrPeerUID is returned when the peer's uid (SO_PEERCRED) is neither
-	// ours nor allowed with WithAllowUIDs.
+	// ErrPeerUID is returned by Dial and DialUnix when the listener's uid
+	// (SO_PEERCRED, LOCAL_PEERCRED) is neither ours nor allowed with
+	// WithAllowUIDs. Listeners close such peers without returning them.
 	ErrPeerUID = errors.New("shmring: peer runs as a user that is not allowed")
 
 	// ErrPending is returned when a call would interleave with an
@@ -77,7 +81,8 @@ func (e *RefusedError) Error() string {
 func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 
 // PeerInfo identifies the process at the other end of a connection, as the
-// kernel reports it for the Unix socket (SO_PEERCRED) when it was set up.
+// kernel reports it for the Unix socket (SO_PEERCRED; LOCAL_PEERCRED on macOS
+// and FreeBSD, where PID is 0) when it was set up.
 type PeerInfo struct {
 	PID int32
 	UID uint32

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -18,9 +17,7 @@ const maxPendingSetups = 64
 // Listener accepts shared-memory connections on a Unix socket. It is a
 // net.Listener; Accept returns *Conn values.
 type Listener struct {
-	ln      *net.UnixListener
-	path    string
-	lock    *os.File
+	ul      *UnixListener
 	cfg     config
 	conns   chan *Conn
 	closing chan struct{}
@@ -38,45 +35,19 @@ type Listener struct {
 // The socket file gets mode 0600. A socket file left by a dead listener is
 // replaced; a live listener is never displaced (ErrAddrInUse): a flock on
 // path+".lock" guards the path. Paths over 107 bytes fail with
-// ErrPathTooLong.
+// ErrPathTooLong. The socket layer is a UnixListener (see ListenUnix), which
+// also checks each dialer's uid.
 //
 // Options: WithMaxRingSize, WithAdmit, WithAllowUIDs, WithMaxMessage,
 // WithHandshakeTimeout, WithSpin.
 func Listen(path string, opts ...Option) (*Listener, error) {
 	cfg := buildConfig(opts)
-	if err := checkSocketPath(path); err != nil {
-		return nil, err
-	}
-	if err := prepareDir(filepath.Dir(path)); err != nil {
-		return nil, err
-	}
-	lock, err := lockPath(path)
+	ul, err := listenUnix(path, cfg.allowUIDs)
 	if err != nil {
 		return nil, err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			_ = os.Remove(path + ".lock")
-			lock.Close()
-		}
-	}()
-	if err := removeStale(path); err != nil {
-		return nil, err
-	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		return nil, fmt.Errorf("shmring: listen: %w", err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("shmring: chmod socket: %w", err)
-	}
-	ok = true
 	l := &Listener{
-		ln:      ln,
-		path:    path,
-		lock:    lock,
+		ul:      ul,
 		cfg:     cfg,
 		conns:   make(chan *Conn),
 		closing: make(chan struct{}),
@@ -96,7 +67,7 @@ func (l *Listener) acceptLoop() {
 		case <-l.closing:
 			return
 		}
-		s, err := l.ln.AcceptUnix()
+		s, peer, err := l.ul.AcceptUnix()
 		if err != nil {
 			<-l.sem
 			select {
@@ -116,15 +87,15 @@ func (l *Listener) acceptLoop() {
 		l.pending[s] = struct{}{}
 		l.wg.Add(1)
 		l.mu.Unlock()
-		go l.setup(s)
+		go l.setup(s, peer)
 	}
 }
 
 // setup runs the listener's side of the setup exchange on s and hands the
 // connection to Accept. Failures only affect that dialer.
-func (l *Listener) setup(s *net.UnixConn) {
+func (l *Listener) setup(s *net.UnixConn, peer PeerInfo) {
 	defer l.wg.Done()
-	c, err := listenerSetup(s, &l.cfg)
+	c, err := listenerSetup(s, peer, &l.cfg)
 	l.mu.Lock()
 	delete(l.pending, s)
 	l.mu.Unlock()
@@ -186,28 +157,19 @@ func (l *Listener) Close() error {
 		s.Close()
 	}
 	l.mu.Unlock()
-	err := l.ln.Close() // unlinks the socket
+	err := l.ul.Close() // unlinks the socket and the lock file
 	l.wg.Wait()
-	_ = os.Remove(l.path + ".lock")
-	_ = unix.Flock(int(l.lock.Fd()), unix.LOCK_UN)
-	l.lock.Close()
 	return err
 }
 
 // Addr returns the listener's Unix socket address.
-func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
+func (l *Listener) Addr() net.Addr { return l.ul.Addr() }
 
 // listenerSetup is the listener's half of the setup exchange (SPEC.md).
-func listenerSetup(s *net.UnixConn, cfg *config) (*Conn, error) {
+// The peer's uid has been checked by the UnixListener.
+func listenerSetup(s *net.UnixConn, peer PeerInfo, cfg *config) (*Conn, error) {
 	if cfg.handshakeTimeout > 0 {
 		_ = s.SetDeadline(time.Now().Add(cfg.handshakeTimeout))
-	}
-	peer, err := peerCred(s)
-	if err != nil {
-		return nil, err
-	}
-	if !uidAllowed(peer.UID, cfg.allowUIDs) {
-		return nil, fmt.Errorf("%w: uid %d", ErrPeerUID, peer.UID)
 	}
 	_, body, fds, err := recvMsg(s, msgHello)
 	if err != nil {

@@ -188,6 +188,8 @@ func TestChildProcess(t *testing.T) {
 		<-c.Done()
 	case "hostile":
 		runHostile(t, path, os.Getenv("SHMRING_MODE"))
+	case "uid-listen", "uid-dial":
+		runUIDChild(t, role, path)
 	case "uds-echo":
 		nc, err := net.Dial("unix", path)
 		if err != nil {

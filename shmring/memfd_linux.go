@@ -110,12 +110,3 @@ func openSegment(fd int, cap0, cap1 uint64) ([]byte, layout, error) {
 	}
 	return mem, l, nil
 }
-
-// ignoringEINTR retries fn while it fails with EINTR.
-func ignoringEINTR(fn func() error) error {
-	for {
-		if err := fn(); !errors.Is(err, unix.EINTR) {
-			return err
-		}
-	}
-}
