@@ -44,9 +44,10 @@ var (
 	// and FreeBSD).
 	ErrPathTooLong = errors.New("shmring: socket path too long for sockaddr_un")
 
-	// ErrInsecureDir is returned when the socket's directory exists but is
-	// not a directory owned by this user with mode 0700 (no group or other
-	// permission bits).
+	// ErrInsecureDir is returned by Listen and ListenUnix when the socket's
+	// directory is unsafe: a symbolic link or not a directory, owned by a uid
+	// other than ours or root's, or writable by group or others (sticky or
+	// not, as /tmp). The error says what to change.
 	ErrInsecureDir = errors.New("shmring: insecure socket directory")
 
 	// ErrPeerUID is returned by Dial and DialUnix when the listener's uid

@@ -30,8 +30,10 @@ type Listener struct {
 }
 
 // Listen listens on the Unix socket at path. The socket's directory is
-// created with mode 0700 if missing; if it exists it must be a directory
-// owned by this user with no group or other permissions (ErrInsecureDir).
+// created with mode 0700 if missing; if it exists it must be a real
+// directory (lstat: no symbolic link) owned by this user or root that
+// neither group nor others can write, sticky or not (ErrInsecureDir); 0700
+// and 0755 both qualify.
 // The socket file gets mode 0600. A socket file left by a dead listener is
 // replaced; a live listener is never displaced (ErrAddrInUse): a flock on
 // path+".lock" guards the path. Paths over 107 bytes fail with

@@ -98,8 +98,9 @@ func WithAdmit(fn func(peer PeerInfo) (reason []byte, ok bool)) Option {
 }
 
 // WithAllowUIDs lets peers running as the given uids connect, in addition to
-// the current effective uid (always allowed). Both Listen and Dial check the
-// other side's uid. Default: only the current uid.
+// the current effective uid (always allowed). Listen, ListenUnix, Dial and
+// DialUnix all check the other side's uid; root is not allowed unless listed.
+// Default: only the current uid.
 func WithAllowUIDs(uids ...uint32) Option {
 	return func(c *config) { c.allowUIDs = append(c.allowUIDs[:len(c.allowUIDs):len(c.allowUIDs)], uids...) }
 }

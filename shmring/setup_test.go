@@ -28,14 +28,14 @@ func TestListenPaths(t *testing.T) {
 	}
 
 	open := filepath.Join(t.TempDir(), "open")
-	if err := os.Mkdir(open, 0o755); err != nil {
+	if err := os.Mkdir(open, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(open, 0o755); err != nil {
+	if err := os.Chmod(open, 0o777); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Listen(filepath.Join(open, "s.sock")); !errors.Is(err, ErrInsecureDir) {
-		t.Errorf("0755 dir: %v", err)
+		t.Errorf("0777 dir: %v", err)
 	}
 	real := filepath.Join(t.TempDir(), "real")
 	if err := os.Mkdir(real, 0o700); err != nil {

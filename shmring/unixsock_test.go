@@ -387,3 +387,239 @@ func TestDialRefusesOtherUID(t *testing.T) {
 		})
 	}
 }
+
+// TestSocketDirRule: the socket directory may be 0700 or 0755, but not
+// writable by group or others (sticky or not), not another user's, and not
+// a symbolic link; for ListenUnix and for Listen alike.
+func TestSocketDirRule(t *testing.T) {
+	listens := map[string]func(string) (io.Closer, error){
+		"ListenUnix": func(p string) (io.Closer, error) { return ListenUnix(p) },
+		"Listen":     func(p string) (io.Closer, error) { return Listen(p) },
+	}
+	type dirCase struct {
+		mode  fs.FileMode
+		owner int // -1: ours
+		link  bool
+		want  string // "" accepted; else part of the error
+	}
+	cases := map[string]dirCase{
+		"0700":           {mode: 0o700, owner: -1},
+		"0755":           {mode: 0o755, owner: -1},
+		"0711":           {mode: 0o711, owner: -1},
+		"group-writable": {mode: 0o775, owner: -1, want: "writable by group (mode 0775); run chmod g-w "},
+		"other-writable": {mode: 0o757, owner: -1, want: "writable by others (mode 0757); run chmod o-w "},
+		"world-writable": {mode: 0o777, owner: -1, want: "writable by group and others (mode 0777); run chmod go-w "},
+		"sticky 1777":    {mode: 0o777 | fs.ModeSticky, owner: -1, want: "sticky like /tmp"},
+		"symlink":        {mode: 0o700, owner: -1, link: true, want: "symbolic link"},
+	}
+	if os.Geteuid() == 0 {
+		cases["other uid"] = dirCase{mode: 0o755, owner: otherUID, want: "owned by uid 65534"}
+	}
+	for lname, listen := range listens {
+		for name, c := range cases {
+			t.Run(lname+"/"+name, func(t *testing.T) {
+				dir := filepath.Join(t.TempDir(), "d")
+				if err := os.Mkdir(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(dir, c.mode); err != nil {
+					t.Fatal(err)
+				}
+				if c.owner >= 0 {
+					if err := os.Chown(dir, c.owner, c.owner); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if c.link {
+					link := filepath.Join(t.TempDir(), "link")
+					if err := os.Symlink(dir, link); err != nil {
+						t.Fatal(err)
+					}
+					dir = link
+				}
+				ln, err := listen(filepath.Join(dir, "s.sock"))
+				if c.want == "" {
+					if err != nil {
+						t.Fatal(err)
+					}
+					ln.Close()
+					return
+				}
+				if err == nil {
+					ln.Close()
+					t.Fatal("accepted")
+				}
+				if !errors.Is(err, ErrInsecureDir) || !strings.Contains(err.Error(), c.want) ||
+					!strings.HasPrefix(err.Error(), "shmring: insecure socket directory "+dir+": ") {
+					t.Errorf("got %v, want ErrInsecureDir with %q", err, c.want)
+				}
+			})
+		}
+	}
+	// A missing directory is created 0700.
+	dir := filepath.Join(t.TempDir(), "new", "d")
+	ln, err := ListenUnix(filepath.Join(dir, "s.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	if fi, err := os.Lstat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("created directory: %v %v", fi.Mode(), err)
+	}
+	// A file in place of the directory.
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ListenUnix(filepath.Join(file, "s.sock")); err == nil {
+		t.Error("a file as the directory accepted")
+	}
+}
+
+// TestCheckDir covers the rule for owners the tests cannot create.
+func TestCheckDir(t *testing.T) {
+	for _, c := range []struct {
+		mode  fs.FileMode
+		owner uint32
+		self  int
+		want  string
+	}{
+		{fs.ModeDir | 0o755, 1000, 1000, ""},
+		{fs.ModeDir | 0o755, 0, 1000, ""}, // root's directory
+		{fs.ModeDir | 0o700, 1001, 1000, "owned by uid 1001, neither uid 1000 nor root"},
+		{fs.ModeDir | 0o770, 0, 1000, "writable by group (mode 0770)"},
+		{fs.ModeDir | fs.ModeSticky | 0o777, 0, 1000, "sticky like /tmp"},
+		{fs.ModeDir | fs.ModeSticky | 0o775, 1000, 1000, "run chmod g-w /x"},
+		{fs.ModeSymlink | 0o777, 1000, 1000, "symbolic link"},
+		{0o600, 1000, 1000, "not a directory"},
+	} {
+		err := checkDir("/x", c.mode, c.owner, c.self)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%v owner %d self %d: %v", c.mode, c.owner, c.self, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrInsecureDir) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v owner %d self %d: %v, want %q", c.mode, c.owner, c.self, err, c.want)
+		}
+	}
+}
+
+// TestAcceptDropsOtherUID: ListenUnix and Listen close a dialer running as
+// another uid without returning it, and keep serving; WithAllowUIDs lets it
+// in.
+func TestAcceptDropsOtherUID(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a peer as another uid; TestUIDAllowed covers the rule")
+	}
+	// The dialer must be able to reach and connect to the socket: a 0755
+	// directory, and the socket opened to everyone by the test.
+	open := func(path string) {
+		if err := os.Chmod(path, 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("unix", func(t *testing.T) {
+		path := filepath.Join(sharedDir(t), "s.sock")
+		ln, err := ListenUnix(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		open(path)
+		type accepted struct {
+			c    *net.UnixConn
+			peer PeerInfo
+			err  error
+		}
+		ch := make(chan accepted, 1)
+		go func() {
+			c, p, err := ln.AcceptUnix()
+			ch <- accepted{c, p, err}
+		}()
+		startChildAs(t, "uid-dial", path, "SHMRING_KIND=unix", "SHMRING_WANT=dropped").wait(t)
+		if n := ln.Refused(); n != 1 {
+			t.Errorf("Refused = %d, want 1", n)
+		}
+		select {
+		case a := <-ch:
+			t.Fatalf("AcceptUnix returned %+v", a)
+		default:
+		}
+		d, _, err := DialUnix(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		a := <-ch
+		if a.err != nil || a.peer.PID != int32(os.Getpid()) {
+			t.Fatalf("accept after the drop: %+v", a)
+		}
+		a.c.Close()
+
+		path2 := filepath.Join(sharedDir(t), "s.sock")
+		ln2, err := ListenUnix(path2, WithAllowUIDs(otherUID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln2.Close()
+		open(path2)
+		go func() {
+			c, p, err := ln2.AcceptUnix()
+			ch <- accepted{c, p, err}
+		}()
+		child := startChildAs(t, "uid-dial", path2, "SHMRING_KIND=unix", "SHMRING_WANT=served")
+		a = <-ch
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+		if a.peer.UID != otherUID || a.peer.PID != int32(child.cmd.Process.Pid) {
+			t.Errorf("allowed peer %+v, child pid %d", a.peer, child.cmd.Process.Pid)
+		}
+		_, _ = a.c.Write([]byte("hi"))
+		a.c.Close()
+		child.wait(t)
+	})
+	t.Run("shm", func(t *testing.T) {
+		path := filepath.Join(sharedDir(t), "s.sock")
+		ln, err := Listen(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		open(path)
+		startChildAs(t, "uid-dial", path, "SHMRING_KIND=shm", "SHMRING_WANT=dropped").wait(t)
+		if n := ln.ul.Refused(); n != 1 {
+			t.Errorf("Refused = %d, want 1", n)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if c, err := ln.AcceptContext(ctx); err == nil {
+			c.Close()
+			t.Fatal("a dropped dialer was accepted")
+		}
+
+		path2 := filepath.Join(sharedDir(t), "s.sock")
+		ln2, err := Listen(path2, WithAllowUIDs(otherUID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln2.Close()
+		open(path2)
+		child := startChildAs(t, "uid-dial", path2, "SHMRING_KIND=shm", "SHMRING_WANT=served")
+		c := acceptOne(t, ln2)
+		defer c.Close()
+		if c.PeerInfo().UID != otherUID {
+			t.Errorf("peer %+v", c.PeerInfo())
+		}
+		m, err := c.ReadMsg(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WriteMsg(m); err != nil {
+			t.Fatal(err)
+		}
+		child.wait(t)
+	})
+}
