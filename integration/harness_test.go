@@ -19,8 +19,9 @@ import (
 	"go.uber.org/goleak"
 )
 
-// ringwiredBin is the real daemon, built once by TestMain.
-var ringwiredBin string
+// ringwiredBin is the real daemon and ringwirectlBin the real control
+// tool, built once by TestMain.
+var ringwiredBin, ringwirectlBin string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -34,25 +35,37 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	ringwiredBin = filepath.Join(dir, "ringwired")
-	args := []string{"build", "-o", ringwiredBin}
-	if coverDir() != "" {
-		args = append(args, "-cover", "-coverpkg=github.com/ringwire/ringwire/daemon/...")
-		if mode := testing.CoverMode(); mode != "" {
-			args = append(args, "-covermode="+mode)
+	ringwirectlBin = filepath.Join(dir, "ringwirectl")
+	for _, b := range []struct{ out, pkg, cover string }{
+		{ringwiredBin, "github.com/ringwire/ringwire/daemon/cmd/ringwired", "github.com/ringwire/ringwire/daemon/..."},
+		{ringwirectlBin, "github.com/ringwire/ringwire/client/cmd/ringwirectl", "github.com/ringwire/ringwire/client/..."},
+	} {
+		if err := goBuild(b.out, b.pkg, b.cover); err != nil {
+			fmt.Fprintln(os.Stderr, "building", b.pkg+":", err)
+			os.RemoveAll(dir)
+			os.Exit(1)
 		}
-	}
-	args = append(args, "github.com/ringwire/ringwire/daemon/cmd/ringwired")
-	cmd := exec.Command("go", args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building ringwired:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
 	}
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
 		os.RemoveAll(dir)
 		os.Exit(code)
 	}))
+}
+
+// goBuild builds pkg into out, instrumented for coverage of coverPkg when
+// this test run measures coverage (the child's counters land in the run's
+// -test.gocoverdir).
+func goBuild(out, pkg, coverPkg string) error {
+	args := []string{"build", "-o", out}
+	if coverDir() != "" {
+		args = append(args, "-cover", "-coverpkg="+coverPkg)
+		if mode := testing.CoverMode(); mode != "" {
+			args = append(args, "-covermode="+mode)
+		}
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	return cmd.Run()
 }
 
 // coverDir is the -test.gocoverdir of this run, if coverage is on.
@@ -95,8 +108,15 @@ func socketDir(t testing.TB) string {
 // It is stopped (SIGTERM) when the test ends.
 func startDaemon(t testing.TB, sock string, args ...string) *daemonProc {
 	t.Helper()
+	return startDaemonBin(t, ringwiredBin, sock, args...)
+}
+
+// startDaemonBin is startDaemon with another ringwired binary (an older
+// build, say).
+func startDaemonBin(t testing.TB, bin, sock string, args ...string) *daemonProc {
+	t.Helper()
 	args = append(args, strings.Fields(os.Getenv("RINGWIRE_E2E_DAEMON_ARGS"))...)
-	cmd := exec.Command(ringwiredBin, append([]string{"-socket", sock, "-log-level", "info"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"-socket", sock, "-log-level", "info"}, args...)...)
 	cmd.Env = os.Environ()
 	if d := coverDir(); d != "" {
 		cmd.Env = append(cmd.Env, "GOCOVERDIR="+d)
