@@ -317,8 +317,8 @@ func (cl *Client) CompleteStream(ctx context.Context, req *protocol.CompletionRe
 		c.kick()
 		consumed := 0
 		for {
-			msg, ended, serr := p.pop()
-			if msg == nil {
+			f, buf, ok, ended, serr := p.pop()
+			if !ok {
 				if serr != nil {
 					yield(protocol.StreamChunk{}, serr)
 					return
@@ -336,7 +336,6 @@ func (cl *Client) CompleteStream(ctx context.Context, req *protocol.CompletionRe
 					return
 				}
 			}
-			f, _, _ := protocol.ParseFrame(msg) // verified by the reader
 			var chunk protocol.StreamChunk
 			switch f.Type {
 			case protocol.MsgError:
@@ -352,7 +351,7 @@ func (cl *Client) CompleteStream(ctx context.Context, req *protocol.CompletionRe
 				err = fmt.Errorf("%w: stream %d carried %v", ErrProtocol, p.id, f.Type)
 			}
 			end := f.IsEnd() || !f.IsStream()
-			p.recycle(msg)
+			p.recycle(buf)
 			if err != nil {
 				if !end {
 					c.cancel(p.id)
@@ -379,18 +378,20 @@ func (cl *Client) CompleteStream(ctx context.Context, req *protocol.CompletionRe
 	}
 }
 
-// pop takes the oldest queued frame of a stream; with none queued it
-// reports whether the stream ended and why it failed, if it did.
-func (p *pending) pop() (msg []byte, ended bool, err error) {
+// pop takes the oldest queued frame of a stream (ok) and the buffer its
+// payload is in, to recycle once used; with none queued it reports
+// whether the stream ended and why it failed, if it did.
+func (p *pending) pop() (f protocol.Frame, buf []byte, ok, ended bool, err error) {
 	p.smu.Lock()
 	defer p.smu.Unlock()
-	if len(p.queue) > 0 {
-		msg = p.queue[0]
+	if n := len(p.queue); n > 0 {
+		sf := p.queue[0]
 		copy(p.queue, p.queue[1:])
-		p.queue = p.queue[:len(p.queue)-1]
-		return msg, false, nil
+		p.queue[n-1] = sframe{}
+		p.queue = p.queue[:n-1]
+		return sf.f, sf.buf, true, false, nil
 	}
-	return nil, p.ended, p.serr
+	return protocol.Frame{}, nil, false, p.ended, p.serr
 }
 
 func (p *pending) recycle(b []byte) {

@@ -94,10 +94,17 @@ type pending struct {
 	// Streams only.
 	stream bool
 	smu    sync.Mutex
-	queue  [][]byte // frames received and not consumed, oldest first
+	queue  []sframe // frames received and not consumed, oldest first
 	free   [][]byte // consumed frame buffers to reuse
 	ended  bool     // the terminal frame was queued or the call failed
 	serr   error
+}
+
+// sframe is a stream frame received: its payload is in buf, a buffer of
+// its own.
+type sframe struct {
+	f   protocol.Frame
+	buf []byte
 }
 
 var pendings = sync.Pool{New: func() any { return &pending{ch: make(chan struct{}, 1)} }}
@@ -108,6 +115,7 @@ func putPending(p *pending) {
 	p.err, p.serr, p.payload, p.typ = nil, nil, nil, 0
 	p.stream, p.ended, p.offered = false, false, false
 	p.done.Store(false)
+	clear(p.queue)
 	p.queue = p.queue[:0]
 	if cap(p.buf) > 64<<10 {
 		p.buf = nil
@@ -180,7 +188,7 @@ func (c *conn) handshake(ctx context.Context) error {
 	// socket transport refuses by sending an Error frame and closing.
 	dl, _ := ctx.Deadline()
 	_ = c.t.SetReadDeadline(dl)
-	msg, err := c.t.ReadMsg(nil)
+	f, _, err := c.t.ReadFrame(ctx, nil)
 	_ = c.t.SetReadDeadline(time.Time{})
 	if err != nil {
 		if errors.Is(err, ErrProtocol) {
@@ -190,10 +198,6 @@ func (c *conn) handshake(ctx context.Context) error {
 			err = werr
 		}
 		return fmt.Errorf("%w: handshake: %w", ErrUnavailable, err)
-	}
-	f, _, err := protocol.ParseFrameMax(msg, c.o.maxPayload)
-	if err != nil {
-		return fmt.Errorf("%w: handshake: %w", ErrProtocol, err)
 	}
 	switch {
 	case f.Type == protocol.MsgError:
@@ -215,7 +219,7 @@ func (c *conn) handshake(ctx context.Context) error {
 		c.batchCalls = 256
 	}
 	c.batchBytes = 256 << 10
-	if sc, ok := c.t.(shmConn); ok {
+	if sc, ok := c.t.(*shmConn); ok {
 		tx, _ := sc.c.RingSizes()
 		c.batchBytes = tx / 4
 	}
@@ -632,12 +636,13 @@ func (c *conn) yieldIfWoke() {
 // A non-nil error means the connection failed (fail was called), ctx
 // ended, or a kick interrupted the read (errKicked).
 func (c *conn) readOne(ctx context.Context) error {
-	var msg []byte
-	var err error
-	if sc, ok := c.t.(shmConn); ok {
-		msg, err = sc.c.ReadMsgContext(ctx, c.rbuf[:0])
-	} else {
-		msg, err = c.t.ReadMsg(c.rbuf[:0])
+	f, msg, err := c.t.ReadFrame(ctx, c.rbuf[:0])
+	if err != nil && f.Type != 0 && !errors.Is(err, ErrProtocol) {
+		// A response whose payload cannot be decompressed fails its
+		// call; the connection goes on (SPEC.md "Bad frames").
+		c.rbuf = msg[:0]
+		c.failCall(f, err)
+		return nil
 	}
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
@@ -657,15 +662,6 @@ func (c *conn) readOne(ctx context.Context) error {
 		} else {
 			c.fail(fmt.Errorf("%w: %w", ErrConnLost, err))
 		}
-		return err
-	}
-	f, n, err := protocol.ParseFrameMax(msg, c.o.maxPayload)
-	if err == nil && n != len(msg) {
-		err = fmt.Errorf("%d stray bytes after a frame", len(msg)-n)
-	}
-	if err != nil {
-		err = fmt.Errorf("%w: %w", ErrProtocol, err)
-		c.fail(err)
 		return err
 	}
 	if !c.recvd.Load() {
@@ -698,8 +694,36 @@ func (c *conn) readOne(ctx context.Context) error {
 	return nil
 }
 
-// deliver hands a response frame (held in msg) to its call and returns
-// the buffer to read the next frame into.
+// failCall ends the call a response frame f was for with err, for a frame
+// whose payload could not be read; the stream flag tells whether a
+// stream ends with it.
+func (c *conn) failCall(f protocol.Frame, err error) {
+	if f.IsRequest() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.calls[f.ID]
+	if p == nil {
+		return
+	}
+	delete(c.calls, f.ID)
+	if p.stream {
+		p.smu.Lock()
+		p.serr, p.ended = err, true
+		p.smu.Unlock()
+	} else {
+		p.err = err
+		p.done.Store(true)
+	}
+	if p != c.leader {
+		c.woke = true
+	}
+	p.signal() // under c.mu, see deliver
+}
+
+// deliver hands a response frame (its payload held in msg) to its call
+// and returns the buffer to read the next frame into.
 func (c *conn) deliver(f protocol.Frame, msg []byte) ([]byte, error) {
 	c.mu.Lock()
 	p := c.calls[f.ID]
@@ -715,7 +739,7 @@ func (c *conn) deliver(f protocol.Frame, msg []byte) ([]byte, error) {
 			c.mu.Unlock()
 			return nil, fmt.Errorf("%w: stream %d exceeded its credit window", ErrProtocol, f.ID)
 		}
-		p.queue = append(p.queue, msg)
+		p.queue = append(p.queue, sframe{f, msg})
 		var next []byte
 		if n := len(p.free); n > 0 {
 			next = p.free[n-1][:0]

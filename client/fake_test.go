@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bufio"
 	"net"
 	"os"
 	"path/filepath"
@@ -125,9 +124,14 @@ func (d *fakeDaemon) start() error {
 				c.Close()
 				continue
 			}
-			r := bufio.NewReader(c)
-			sc := &sockConn{c: c, r: r, max: protocol.DefaultMaxPayload}
-			d.serve(&fakeConn{read: func() ([]byte, error) { return sc.ReadMsg(nil) },
+			r := protocol.NewReader(c)
+			d.serve(&fakeConn{read: func() ([]byte, error) {
+				f, err := r.ReadFrame()
+				if err != nil {
+					return nil, err
+				}
+				return protocol.AppendFrame(nil, f.Type, f.Flags, f.ID, f.Payload), nil
+			},
 				write: func(p []byte) error { _, err := c.Write(p); return err }, close: c.Close})
 		}
 	}()

@@ -11,21 +11,23 @@ import (
 	"github.com/ringwire/ringwire/protocol"
 )
 
-// scriptConn is a msgConn that returns scripted messages, then EOF.
+// scriptConn is a msgConn that returns scripted messages, then EOF. It
+// parses them as the shared-memory transport does.
 type scriptConn struct {
 	mu   sync.Mutex
 	msgs [][]byte
+	msgFrames
 }
 
-func (s *scriptConn) ReadMsg(buf []byte) ([]byte, error) {
+func (s *scriptConn) ReadFrame(_ context.Context, buf []byte) (protocol.Frame, []byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.msgs) == 0 {
-		return nil, io.EOF
+		return protocol.Frame{}, buf, io.EOF
 	}
 	m := s.msgs[0]
 	s.msgs = s.msgs[1:]
-	return append(buf[:0], m...), nil
+	return s.parse(append(buf[:0], m...))
 }
 func (s *scriptConn) WriteMsg(context.Context, []byte) error    { return nil }
 func (s *scriptConn) WriteBatch([]byte, []int, *[][]byte) error { return nil }
@@ -59,11 +61,11 @@ func FuzzReadLoop(f *testing.F) {
 		go c.readLoop()
 		<-unary.ch
 		for {
-			m, ended, _ := stream.pop()
-			if m == nil && ended {
+			_, _, ok, ended, _ := stream.pop()
+			if !ok && ended {
 				break
 			}
-			if m == nil {
+			if !ok {
 				<-stream.ch
 			}
 		}

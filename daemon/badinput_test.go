@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -34,10 +33,16 @@ func rawSocket(t *testing.T, srv *Server) *rawPeer {
 	}
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	r := bufio.NewReader(c)
+	r := protocol.NewReader(c)
 	return &rawPeer{t: t,
 		write: func(b []byte) error { _, err := c.Write(b); return err },
-		read:  func() ([]byte, error) { return readSockFrame(r, nil, protocol.DefaultMaxPayload) },
+		read: func() ([]byte, error) {
+			f, err := r.ReadFrame()
+			if err != nil {
+				return nil, err
+			}
+			return protocol.AppendFrame(nil, f.Type, f.Flags, f.ID, f.Payload), nil
+		},
 		close: func() { c.Close() },
 	}
 }

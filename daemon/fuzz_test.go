@@ -16,8 +16,10 @@ type nullConn struct {
 	closed bool
 }
 
-func (c *nullConn) ReadMsg([]byte) ([]byte, error) { return nil, io.EOF }
-func (c *nullConn) WriteMsg(p []byte) error {
+func (c *nullConn) WriteFrame(protocol.MsgType, protocol.Flags, uint64, []byte) error {
+	return c.WriteFrames(nil, nil)
+}
+func (c *nullConn) WriteFrames([]byte, []int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -25,7 +27,8 @@ func (c *nullConn) WriteMsg(p []byte) error {
 	}
 	return nil
 }
-func (c *nullConn) Close() error { c.mu.Lock(); c.closed = true; c.mu.Unlock(); return nil }
+func (c *nullConn) EnableCompression(int) {}
+func (c *nullConn) Close() error          { c.mu.Lock(); c.closed = true; c.mu.Unlock(); return nil }
 
 // FuzzHandleMsg feeds arbitrary messages to a session, as a client would
 // send them, after a valid handshake: nothing may panic or hang.

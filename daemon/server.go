@@ -202,7 +202,7 @@ func (s *Server) acceptShm(ln *shmring.Listener) {
 			continue
 		}
 		pi := c.PeerInfo()
-		sess := s.newSession(shmFrameConn{c}, TransportShm, pi.PID, func() (uint64, uint64, uint64, uint64) {
+		sess := s.newSession(&shmFrameConn{Conn: c}, TransportShm, pi.PID, func() (uint64, uint64, uint64, uint64) {
 			st := c.Stats()
 			return st.TxUsed, st.TxCapacity, st.RxUsed, st.RxCapacity
 		})

@@ -62,8 +62,16 @@ type session struct {
 	lastID     uint64
 
 	wmu     sync.Mutex
-	wbuf    []byte
 	wclosed bool
+
+	// Compression, once the handshake granted protocol.FeatureZstd:
+	// compressed frames are accepted (zgranted) and the reader's queued
+	// answers are compressed from zthreshold bytes (0: never). zbuf holds
+	// the payload of the last compressed message (shared memory). Only
+	// the reader goroutine touches them.
+	zgranted   bool
+	zthreshold int
+	zbuf       []byte
 
 	// Reader-side response batch: frames answered in the reader goroutine
 	// (Heartbeat, inline handlers) are queued here and written together
@@ -71,7 +79,6 @@ type session struct {
 	// Only the reader goroutine touches them.
 	rq     []byte
 	rends  []int
-	rmsgs  [][]byte
 	icall  *call // reused for inline handlers
 	peeked [][]byte
 	renc   protocol.Encoder   // the reader's encoder (heartbeats)
@@ -117,31 +124,33 @@ func (s *session) serve() {
 		}
 	})
 	defer t.Stop()
-	buf := make([]byte, 0, 4096)
 	if bc, ok := s.fc.(batchConn); ok {
-		s.serveBatches(bc, buf)
+		s.serveBatches(bc, make([]byte, 0, 4096))
+		return
+	}
+	fr, ok := s.fc.(frameReader)
+	if !ok {
+		s.finish(errPeerGone)
 		return
 	}
 	for {
-		msg, err := s.fc.ReadMsg(buf[:0])
+		f, err := fr.ReadFrame()
 		s.rnow = 0
-		if err == nil {
-			if cap(msg) <= 1<<20 {
-				buf = msg[:0]
-			}
-			err = s.handleMsg(msg)
-			if err == nil {
-				if b, ok := s.fc.(interface{ Buffered() int }); !ok || b.Buffered() == 0 {
-					err = s.flush()
-				}
-				if err == nil {
-					continue
-				}
-			}
+		switch {
+		case err == nil:
+			err = s.handleFrame(f)
+		case f.Type != 0:
+			// The frame was read but its payload refused.
+			err = s.badPayload(f, err)
 		}
-		_ = s.flush()
-		s.finish(err)
-		return
+		if err == nil && fr.Buffered() == 0 {
+			err = s.flush()
+		}
+		if err != nil {
+			_ = s.flush()
+			s.finish(err)
+			return
+		}
 	}
 }
 
@@ -194,9 +203,10 @@ func (s *session) serveBatches(bc batchConn, buf []byte) {
 // it serves a batch of requests.
 const flushEvery = 16
 
-// queue adds a frame to the reader's response batch.
+// queue adds a frame to the reader's response batch, compressed where it
+// pays once compression was granted.
 func (s *session) queue(typ protocol.MsgType, flags protocol.Flags, id uint64, payload []byte) error {
-	s.rq = protocol.AppendFrame(s.rq, typ, flags, id, payload)
+	s.rq = protocol.AppendFrameCompress(s.rq, typ, flags, id, payload, s.zthreshold)
 	s.rends = append(s.rends, len(s.rq))
 	return nil
 }
@@ -217,33 +227,7 @@ func (s *session) flush() error {
 	if s.wclosed {
 		return ErrCallDone
 	}
-	if bc, ok := s.fc.(batchConn); ok && len(s.rends) > 1 {
-		start := 0
-		msgs := s.rmsgs[:0]
-		for _, e := range s.rends {
-			msgs = append(msgs, s.rq[start:e])
-			start = e
-		}
-		_, err := bc.WriteMsgs(msgs)
-		clear(msgs)
-		s.rmsgs = msgs[:0]
-		return err
-	}
-	if len(s.rends) == 1 {
-		return s.fc.WriteMsg(s.rq)
-	}
-	// The socket transport: the frames back to back in one write.
-	if w, ok := s.fc.(interface{ WriteBytes([]byte) error }); ok {
-		return w.WriteBytes(s.rq)
-	}
-	start := 0
-	for _, e := range s.rends {
-		if err := s.fc.WriteMsg(s.rq[start:e]); err != nil {
-			return err
-		}
-		start = e
-	}
-	return nil
+	return s.fc.WriteFrames(s.rq, s.rends)
 }
 
 // finish logs why the session ends and tells the client when it was its
@@ -280,7 +264,8 @@ func isPeerGone(err error) bool {
 }
 
 // handleMsg is the session's entry point for one message read from the
-// client, a private copy. It returns an error when the session must end.
+// client (shared memory), a private copy holding one frame. It returns an
+// error when the session must end.
 func (s *session) handleMsg(msg []byte) error {
 	f, n, err := protocol.ParseFrameMax(msg, s.srv.cfg.MaxFrame)
 	if err != nil {
@@ -293,8 +278,59 @@ func (s *session) handleMsg(msg []byte) error {
 		return err
 	}
 	if f.Flags&protocol.FlagCompressed != 0 {
-		return fatal(protocol.ErrCodeProtocol, "%w: compressed frame, compression was not negotiated", protocol.ErrProtocol)
+		if !s.zgranted {
+			return fatal(protocol.ErrCodeProtocol, "%w: compressed frame, compression was not negotiated", protocol.ErrProtocol)
+		}
+		d, err := protocol.DecompressFrame(s.zbuf[:0], f, s.srv.cfg.MaxFrame)
+		if err != nil {
+			return s.badPayload(d, err)
+		}
+		if cap(d.Payload) <= 1<<20 {
+			s.zbuf = d.Payload[:0]
+		}
+		f = d
 	}
+	return s.serveFrame(f)
+}
+
+// handleFrame is the entry point for one frame read from a byte stream
+// (the socket transport), already parsed and decompressed by the
+// transport's Reader.
+func (s *session) handleFrame(f protocol.Frame) error {
+	if err := protocol.ValidateRules(f); err != nil {
+		return err
+	}
+	return s.serveFrame(f)
+}
+
+// badPayload handles a frame whose payload could not be read: compressed
+// without the feature (a protocol error), or undecodable or decompressing
+// past the maximum. A request then gets an Error (Malformed or TooLarge)
+// for its id and the session goes on, as SPEC.md "Bad frames" says;
+// anything else ends the session.
+func (s *session) badPayload(f protocol.Frame, err error) error {
+	if errors.Is(err, protocol.ErrProtocol) {
+		return err
+	}
+	if verr := protocol.ValidateRules(f); verr != nil {
+		return verr
+	}
+	code := protocol.ErrorCodeFor(err)
+	switch f.Type {
+	case protocol.MsgCancel, protocol.MsgCredit, protocol.MsgDisconnect:
+		return fatal(code, "%v: %w", f.Type, err)
+	}
+	if !s.handshaken.Load() || !f.IsRequest() || f.ID <= s.lastID {
+		return fatal(code, "%v id=%d: %w", f.Type, f.ID, err)
+	}
+	s.lastID = f.ID
+	s.requests.Add(1)
+	s.srv.requests.Add(1)
+	return s.queue(protocol.MsgError, protocol.FlagResponse, f.ID, encodeError(nil, code, err.Error(), false))
+}
+
+// serveFrame acts on one frame that passed framing and the frame rules.
+func (s *session) serveFrame(f protocol.Frame) error {
 	if !s.handshaken.Load() {
 		if f.Type != protocol.MsgHandshake {
 			return fatal(protocol.ErrCodeProtocol, "%w: %v before the handshake", protocol.ErrProtocol, f.Type)
@@ -505,12 +541,7 @@ func (s *session) write(typ protocol.MsgType, flags protocol.Flags, id uint64, p
 	if s.wclosed {
 		return ErrCallDone
 	}
-	s.wbuf = protocol.AppendFrame(s.wbuf[:0], typ, flags, id, payload)
-	err := s.fc.WriteMsg(s.wbuf)
-	if cap(s.wbuf) > 1<<20 {
-		s.wbuf = nil
-	}
-	return err
+	return s.fc.WriteFrame(typ, flags, id, payload)
 }
 
 // sendError sends an Error frame; id 0 is a connection-level error.

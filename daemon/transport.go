@@ -1,9 +1,6 @@
 package daemon
 
 import (
-	"bufio"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,83 +11,77 @@ import (
 	"github.com/ringwire/ringwire/protocol"
 )
 
-// frameConn is what a session needs from a transport: whole frames in and
-// out. ReadMsg copies one message (one frame) into buf, growing it if
-// needed, and returns it; the returned bytes are a private copy. WriteMsg
-// writes one whole frame. Close unblocks pending calls.
+// frameConn is what a session needs from a transport to send: frames
+// out, one at a time or a batch at once, and Close, which unblocks
+// pending calls. How frames come in depends on the transport: a
+// frameReader (socket) or a batchConn (shared memory).
 type frameConn interface {
-	ReadMsg(buf []byte) ([]byte, error)
-	WriteMsg(p []byte) error
+	// WriteFrame encodes and writes one frame; once EnableCompression
+	// set a threshold, a payload of at least that many bytes is sent
+	// compressed when that makes it smaller.
+	WriteFrame(typ protocol.MsgType, flags protocol.Flags, id uint64, payload []byte) error
+	// WriteFrames writes the frames encoded back to back in buf, ends[i]
+	// being where frame i ends, with one write or one ring publish.
+	WriteFrames(buf []byte, ends []int) error
+	// EnableCompression is called once the handshake granted
+	// protocol.FeatureZstd: written payloads of threshold bytes or more
+	// are compressed where it pays (threshold <= 0: none are), and
+	// compressed frames are accepted.
+	EnableCompression(threshold int)
 	Close() error
 }
 
+// frameReader is a transport whose frames arrive on a byte stream. A
+// returned frame, payload included, is valid until the next ReadFrame.
+// Buffered reports the input read and not yet returned as frames: the
+// session writes its batched answers when none is left.
+type frameReader interface {
+	ReadFrame() (protocol.Frame, error)
+	Buffered() int
+}
+
 // sockConn is the socket transport: frames back to back on a Unix stream
-// socket.
+// socket, read with a protocol.Reader (a header is validated before its
+// payload is read, so an oversized length is refused without allocating
+// it) and written with a protocol.Writer.
 type sockConn struct {
-	c   net.Conn
-	r   *bufio.Reader
-	max int // largest payload accepted
+	c net.Conn
+	r *protocol.Reader
+	w *protocol.Writer
 }
 
 func newSockConn(c net.Conn, maxPayload int) *sockConn {
-	return &sockConn{c: c, r: bufio.NewReaderSize(c, 64<<10), max: maxPayload}
+	return &sockConn{c: c, r: protocol.NewReader(c, protocol.WithMaxPayload(maxPayload)), w: protocol.NewWriter(c)}
 }
 
-// ReadMsg reads one frame. The header is validated before the payload is
-// read, so an oversized length is refused without allocating it.
-func (s *sockConn) ReadMsg(buf []byte) ([]byte, error) {
-	return readSockFrame(s.r, buf, s.max)
-}
-
-// readSockFrame reads one frame from r into buf; see sockConn.ReadMsg.
-func readSockFrame(r io.Reader, buf []byte, max int) ([]byte, error) {
-	if cap(buf) < protocol.HeaderSize {
-		buf = make([]byte, 0, 4096)
+// ReadFrame reads one frame. The end of the stream inside a frame is an
+// error matching protocol.ErrShortFrame (reported as BadFrame).
+func (s *sockConn) ReadFrame() (protocol.Frame, error) {
+	f, err := s.r.ReadFrame()
+	if err == io.ErrUnexpectedEOF {
+		err = fmt.Errorf("%w: connection closed inside a frame", protocol.ErrShortFrame)
 	}
-	buf = buf[:protocol.HeaderSize]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("%w: connection closed inside a frame header", protocol.ErrShortFrame)
-		}
-		return nil, err
-	}
-	if _, _, err := protocol.ParseFrameMax(buf, max); err != nil && !errors.Is(err, protocol.ErrShortFrame) {
-		if errors.Is(err, protocol.ErrChecksum) {
-			return buf, nil // an empty payload with a bad CRC: let the caller report it
-		}
-		return nil, err
-	}
-	n := int(binary.LittleEndian.Uint32(buf[8:12]))
-	total := protocol.HeaderSize + n
-	if cap(buf) < total {
-		nb := make([]byte, total)
-		copy(nb, buf)
-		buf = nb
-	}
-	buf = buf[:total]
-	if _, err := io.ReadFull(r, buf[protocol.HeaderSize:]); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("%w: connection closed inside a frame payload", protocol.ErrShortFrame)
-		}
-		return nil, err
-	}
-	return buf, nil
-}
-
-// WriteMsg writes one frame.
-func (s *sockConn) WriteMsg(p []byte) error {
-	_, err := s.c.Write(p)
-	return err
+	return f, err
 }
 
 // Buffered reports how many bytes were read from the socket and not yet
-// consumed: the session writes its batched answers when none are left.
+// returned as frames.
 func (s *sockConn) Buffered() int { return s.r.Buffered() }
 
-// WriteBytes writes frames held back to back in one write.
-func (s *sockConn) WriteBytes(p []byte) error {
-	_, err := s.c.Write(p)
-	return err
+// WriteFrame writes one frame with the Writer.
+func (s *sockConn) WriteFrame(typ protocol.MsgType, flags protocol.Flags, id uint64, payload []byte) error {
+	return s.w.WriteFrame(typ, flags, id, payload)
+}
+
+// WriteFrames writes frames held back to back in one write.
+func (s *sockConn) WriteFrames(buf []byte, _ []int) error { return s.w.WriteEncoded(buf) }
+
+// EnableCompression turns compression on in the Writer and the Reader.
+func (s *sockConn) EnableCompression(threshold int) {
+	if threshold > 0 {
+		s.w.EnableCompression(threshold)
+	}
+	s.r.EnableCompression()
 }
 
 // Close closes the socket.

@@ -87,3 +87,61 @@ func decompress(dst, src []byte, n int) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// AppendFrameCompress is AppendFrame that compresses where it pays, for
+// transports that carry encoded frames (the shared-memory rings, or a
+// queue of frames written in one go): with threshold > 0, a payload of at
+// least threshold bytes is sent zstd-compressed, with FlagCompressed
+// added, when that makes it smaller, exactly as a Writer with compression
+// on does. Handshake and HandshakeAck, and frames already flagged
+// compressed, are never compressed. With threshold <= 0 it is AppendFrame.
+// Use it only once the handshake granted FeatureZstd.
+func AppendFrameCompress(dst []byte, typ MsgType, flags Flags, id uint64, payload []byte, threshold int) []byte {
+	if threshold <= 0 || len(payload) < threshold || flags&FlagCompressed != 0 ||
+		typ == MsgHandshake || typ == MsgHandshakeAck {
+		return AppendFrame(dst, typ, flags, id, payload)
+	}
+	start := len(dst)
+	// The header for an empty payload, then the compressed payload
+	// straight after it: no copy of the compressed bytes.
+	dst = AppendFrame(dst, typ, flags|FlagCompressed, id, nil)
+	dst = zEncoder().EncodeAll(payload, dst)
+	if z := len(dst) - start - HeaderSize; z >= len(payload) {
+		return AppendFrame(dst[:start], typ, flags, id, payload)
+	}
+	putHeaderCRC(dst[start:start+HeaderSize], dst[start+HeaderSize:])
+	return dst
+}
+
+// DecompressFrame returns f with its payload decompressed and
+// FlagCompressed cleared, for frames parsed by ParseFrame or
+// ParseFrameMax (a Reader decompresses by itself). The payload is
+// decoded into dst[:n] when cap(dst) holds the content size n, else into
+// a new buffer of exactly n bytes; keep f.Payload[:0] to reuse it. A frame
+// without FlagCompressed is returned as it is. As SPEC.md "Compression"
+// requires, the content size stated in the zstd header is checked against
+// max (<= 0 or above DefaultMaxPayload: DefaultMaxPayload) before anything
+// is allocated or decoded: above it is ErrTooLarge; a payload that is not
+// one zstd frame stating its size, needs a dictionary, or decodes to
+// anything but its stated size is ErrMalformed. On error the returned
+// frame has f's Type, Flags and ID and no payload.
+func DecompressFrame(dst []byte, f Frame, max int) (Frame, error) {
+	if f.Flags&FlagCompressed == 0 {
+		return f, nil
+	}
+	hdr := Frame{Type: f.Type, Flags: f.Flags, ID: f.ID}
+	n, err := decompressedSize(f.Payload, clampMax(max))
+	if err != nil {
+		return hdr, err
+	}
+	if cap(dst) < n {
+		dst = make([]byte, n)
+	}
+	out, err := decompress(dst, f.Payload, n)
+	if err != nil {
+		return hdr, err
+	}
+	f.Payload = out
+	f.Flags &^= FlagCompressed
+	return f, nil
+}

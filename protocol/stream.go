@@ -2,8 +2,10 @@ package protocol
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 )
 
 // Option configures a Reader or a Writer.
@@ -68,8 +70,10 @@ const (
 // ReadFrame checks framing, as ParseFrame does, and decompresses; the
 // frame rules (ValidateRules) and payloads are the caller's to check.
 // Framing errors and errors from the underlying reader are sticky: the
-// stream cannot be resynchronised after them. A Reader is not safe for
-// concurrent use.
+// stream cannot be resynchronised after them. The exception is a timeout
+// (a net.Error whose Timeout is true, or os.ErrDeadlineExceeded, as a
+// read deadline gives): the bytes read so far stay buffered and the next
+// ReadFrame resumes the frame. A Reader is not safe for concurrent use.
 type Reader struct {
 	rd       io.Reader
 	small    []byte  // the Reader's own buffer, up to smallFrame bytes
@@ -130,7 +134,9 @@ func (r *Reader) ReadFrame() (Frame, error) {
 			return Frame{}, err
 		}
 		if err := r.fill(); err != nil {
-			r.err = err
+			if !isTimeout(err) {
+				r.err = err
+			}
 			return Frame{}, err
 		}
 	}
@@ -170,6 +176,7 @@ func (r *Reader) fill() error {
 	}
 	for range 100 {
 		n, err := 0, r.rerr
+		r.rerr = nil
 		if err == nil {
 			n, err = r.rd.Read(r.buf[r.w:])
 			r.w += n
@@ -187,6 +194,16 @@ func (r *Reader) fill() error {
 		}
 	}
 	return io.ErrNoProgress
+}
+
+// isTimeout reports whether err is a timeout of the underlying reader,
+// after which reading may go on. It allocates nothing (kicking a reader
+// out of a read with a past deadline is routine on the socket transport).
+func isTimeout(err error) bool {
+	if t, ok := err.(interface{ Timeout() bool }); ok && t.Timeout() {
+		return true
+	}
+	return errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // grow makes room for at least one more byte: up to smallFrame in the
@@ -270,6 +287,21 @@ func (w *Writer) EnableCompression(threshold int) {
 
 // SetMaxPayload changes the largest payload sent; see WithMaxPayload.
 func (w *Writer) SetMaxPayload(n int) { w.max = clampMax(n) }
+
+// WriteEncoded writes frames already encoded (by AppendFrame or
+// AppendFrameCompress), back to back in frames, with one Write call: a
+// batch of frames costs one system call. The bytes are not checked. An
+// error is sticky, as for WriteFrame.
+func (w *Writer) WriteEncoded(frames []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	if _, err := w.w.Write(frames); err != nil {
+		w.err = err
+		return err
+	}
+	return nil
+}
 
 // WriteFrame writes one frame. With compression on, a payload of at least
 // the threshold is sent compressed, with FlagCompressed added, when that

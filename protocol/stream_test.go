@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"testing"
 	"testing/iotest"
@@ -485,4 +486,96 @@ func TestBufPool(t *testing.T) {
 	putBuf(huge) // dropped
 	small := make([]byte, 10)
 	putBuf(&small) // dropped
+}
+
+// timeoutErr is a net.Error timeout, as a read deadline gives.
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+// stepReader returns its steps in turn: bytes, with an error or not.
+type stepReader struct {
+	steps []struct {
+		b   []byte
+		err error
+	}
+}
+
+func (s *stepReader) Read(p []byte) (int, error) {
+	if len(s.steps) == 0 {
+		return 0, io.EOF
+	}
+	st := &s.steps[0]
+	n := copy(p, st.b)
+	st.b = st.b[n:]
+	if len(st.b) > 0 {
+		return n, nil
+	}
+	err := st.err
+	s.steps = s.steps[1:]
+	return n, err
+}
+
+func (s *stepReader) add(b []byte, err error) {
+	s.steps = append(s.steps, struct {
+		b   []byte
+		err error
+	}{b, err})
+}
+
+func TestReaderTimeoutResumes(t *testing.T) {
+	big := bytes.Repeat([]byte("resumable "), 5000) // a pooled buffer
+	frames := append(AppendFrame(nil, MsgToolResult, FlagResponse, 1, []byte("one")),
+		AppendFrame(nil, MsgToolResult, FlagResponse, 2, big)...)
+	for _, cut := range []int{0, 5, 10, HeaderSize + 1, 40, 1000, len(frames) - 1} {
+		for _, withData := range []bool{false, true} {
+			var sr stepReader
+			if withData {
+				sr.add(frames[:cut], timeoutErr{})
+			} else {
+				sr.add(frames[:cut], nil)
+				sr.add(nil, os.ErrDeadlineExceeded)
+			}
+			sr.add(nil, timeoutErr{})
+			sr.add(frames[cut:], nil)
+			r := NewReader(&sr)
+			var got []uint64
+			timeouts := 0
+			for {
+				f, err := r.ReadFrame()
+				if err == io.EOF {
+					break
+				}
+				if isTimeout(err) {
+					if timeouts++; timeouts > 3 {
+						t.Fatal("too many timeouts")
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("cut %d: %v", cut, err)
+				}
+				if f.ID == 2 && !bytes.Equal(f.Payload, big) {
+					t.Fatalf("cut %d: frame 2 corrupted", cut)
+				}
+				got = append(got, f.ID)
+			}
+			if len(got) != 2 || got[0] != 1 || got[1] != 2 || timeouts < 1 {
+				t.Fatalf("cut %d data %v: frames %v, %d timeouts", cut, withData, got, timeouts)
+			}
+		}
+	}
+	// Other errors stay sticky.
+	var sr stepReader
+	sr.add(frames[:5], errors.New("connection reset"))
+	sr.add(frames[5:], nil)
+	r := NewReader(&sr)
+	if _, err := r.ReadFrame(); err == nil || isTimeout(err) {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := r.ReadFrame(); err == nil || err.Error() != "connection reset" {
+		t.Fatalf("not sticky: %v", err)
+	}
 }
