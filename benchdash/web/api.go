@@ -1,7 +1,9 @@
 package web
 
 import (
+	"encoding/json"
 	"math"
+	"net/http"
 	"time"
 
 	"github.com/ringwire/ringwire/benchdash/compare"
@@ -69,4 +71,94 @@ func jsonPoints(pts []store.Point) []jsonPoint {
 			Summary: jsonSum(p.Summary), Regression: p.Regression, Baseline: p.Baseline})
 	}
 	return out
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", " ")
+	enc.Encode(v)
+}
+
+func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) {
+	d, err := s.runsData(r)
+	if err != nil {
+		s.fail(w, r, err, true)
+		return
+	}
+	runs := d.Runs
+	if runs == nil {
+		runs = []store.RunInfo{}
+	}
+	bases := d.Baselines
+	if bases == nil {
+		bases = []store.Baseline{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runs": runs, "total": d.Total, "baselines": bases})
+}
+
+func (s *Server) apiRun(w http.ResponseWriter, r *http.Request) {
+	d, err := s.runData(r)
+	if err != nil {
+		s.fail(w, r, err, true)
+		return
+	}
+	out := map[string]any{"run": d.Run, "rows": jsonRows(d.Rows)}
+	if d.Base != nil {
+		out["base"] = d.Base
+		out["against"] = d.BaseLabel
+		out["comparison"] = d.Info
+		out["geomeans"] = d.Geomeans
+	} else {
+		out["note"] = d.NoBase
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) apiHistory(w http.ResponseWriter, r *http.Request) {
+	d, err := s.benchData(r, false)
+	if err != nil {
+		s.fail(w, r, err, true)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"benchmark": d.Bench, "unit": d.Filter.Unit, "higher_is_better": d.HigherBetter,
+		"points": jsonPoints(d.History.Points), "baselines": jsonPoints(d.History.Baselines)})
+}
+
+func (s *Server) apiRegressions(w http.ResponseWriter, r *http.Request) {
+	d, err := s.regressionsData(r)
+	if err != nil {
+		s.fail(w, r, err, true)
+		return
+	}
+	rows := d.Rows
+	if rows == nil {
+		rows = []store.RegressionRow{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"kind": d.Kind, "regressions": rows})
+}
+
+func (s *Server) apiBenchmarks(w http.ResponseWriter, r *http.Request) {
+	bs, err := s.st.Benchmarks(r.Context())
+	if err != nil {
+		s.fail(w, r, err, true)
+		return
+	}
+	if bs == nil {
+		bs = []store.Benchmark{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"benchmarks": bs})
+}
+
+func (s *Server) apiBaselines(w http.ResponseWriter, r *http.Request) {
+	bs, err := s.st.Baselines(r.Context())
+	if err != nil {
+		s.fail(w, r, err, true)
+		return
+	}
+	if bs == nil {
+		bs = []store.Baseline{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"baselines": bs})
 }
