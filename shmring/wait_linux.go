@@ -1,0 +1,191 @@
+package shmring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"time"
+)
+
+func expired(dl *atomic.Int64) bool {
+	d := dl.Load()
+	return d != 0 && time.Now().UnixNano() >= d
+}
+
+// waitRx waits until the receive ring holds something, the connection goes
+// down, the deadline passes or ctx is done. Called with rxMu held.
+func (c *Conn) waitRx(ctx context.Context) error {
+	w, r := c.rxWait, &c.rx.consumer
+	ready := func() (bool, error) {
+		e, err := r.empty()
+		return !e, err
+	}
+	return c.failOnCorrupt(c.wait(ctx, w, &c.rdl, r.consParked, r.prodCPU, ready, c.rxErr))
+}
+
+// waitTx waits until the consumer released space. Called with txMu held.
+func (c *Conn) waitTx(ctx context.Context) error {
+	w, p := c.txWait, &c.tx.producer
+	ready := func() (bool, error) { return p.cons.Load() != p.consSeen, nil }
+	return c.failOnCorrupt(c.wait(ctx, w, &c.wdl, p.prodParked, p.consCPU, ready, c.txErr))
+}
+
+// failOnCorrupt ends the connection when a wait found a corrupt position.
+func (c *Conn) failOnCorrupt(err error) error {
+	if err != nil && errors.Is(err, ErrCorrupt) && c.state.Load()&stFailed == 0 {
+		c.fail(err)
+	}
+	return err
+}
+
+// gsFirst is how long a wait spins before its first runtime.Gosched; the
+// next ones come at doubling times.
+const gsFirst = 16 * time.Microsecond
+
+// wait is the spin-then-park loop (SPEC.md, "Wake-ups"): spin on ready for a
+// bounded, adaptive time; then set the parked flag, re-check, and block in
+// the netpoller on the eventfd. The flag store and the re-check are
+// sequentially consistent, as are the peer's position store and flag load,
+// so a signal cannot be lost. After a park it moves the thread off the CPU
+// the peer woke it from (wakerCPU, the peer's hint; see unstack).
+func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked interface {
+	Store(uint32)
+	Swap(uint32) uint32
+}, wakerCPU *atomic.Uint32, ready func() (bool, error), downErr func(uint32) error) error {
+	down := func() error {
+		st := c.state.Load()
+		if st == 0 {
+			return nil
+		}
+		if st&stPeerDown != 0 && st&(stClosed|stFailed) == 0 {
+			// Whatever the peer published before it went is still readable.
+			if ok, err := ready(); ok || err != nil {
+				return err
+			}
+		}
+		return downErr(st)
+	}
+	var start time.Time
+	if w.spin > 0 {
+		start = time.Now()
+		gsAt := gsFirst
+		for i := 1; ; i++ {
+			if ok, err := ready(); ok || err != nil {
+				return err
+			}
+			if c.state.Load() != 0 {
+				break
+			}
+			if i&63 != 0 {
+				continue
+			}
+			spun := time.Since(start)
+			if spun >= w.spin {
+				break
+			}
+			// Now and then, not in a short wait, let this process's other
+			// runnable goroutines (other connections, handlers) have the
+			// P. A Gosched with nothing else runnable is not free: the
+			// runtime wakes an idle P's thread to look for work (a futex
+			// wake-up, and CPU taken from the peer in the middle of the
+			// exchange we wait for). A caller that just readied
+			// goroutines of its own yields itself before it waits (the
+			// client's reader after handing answers over, the daemon
+			// after starting handlers). The CPU is not yielded to other
+			// threads (sched_yield) while spinning: with two processes
+			// spinning on two CPUs a yield lets the kernel stack both on
+			// one CPU, taking turns at each yield; a yield every 256
+			// probes (~8 µs) made the ring's round-trip p99 ~9 µs, a yield
+			// after 16 µs made the client's ~60 µs; with none it is 1-4 µs.
+			if spun >= gsAt {
+				runtime.Gosched()
+				gsAt *= 2
+			}
+		}
+	}
+	var stop func() bool
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+	}()
+	for {
+		if err := down(); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if stop == nil && ctx.Done() != nil {
+			stop = context.AfterFunc(ctx, w.wakeFn)
+		}
+		if expired(dl) {
+			return os.ErrDeadlineExceeded
+		}
+		// Swap, not Store: the flag must be visible before ready re-reads
+		// the position (a full fence even under the race detector, whose
+		// atomic stores are release-only).
+		parked.Swap(1)
+		if ok, err := ready(); ok || err != nil {
+			parked.Store(0)
+			return err
+		}
+		if err := down(); err != nil {
+			parked.Store(0)
+			return err
+		}
+		c.stParks.Add(1)
+		err := w.park()
+		parked.Store(0)
+		if err == nil && unstack(wakerCPU) {
+			c.stUnstacks.Add(1)
+		}
+		if !start.IsZero() {
+			w.adapt(time.Since(start))
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return os.ErrDeadlineExceeded
+			}
+			if st := c.state.Load(); st != 0 {
+				return downErr(st)
+			}
+			return fmt.Errorf("shmring: park: %w", err)
+		}
+		if ok, err := ready(); ok || err != nil {
+			return err
+		}
+	}
+}
+
+// releaseRx publishes consumed records and rings the peer if it is parked.
+func (c *Conn) releaseRx() {
+	if c.rx.release() {
+		c.stWakeups.Add(1)
+		c.rx.consCPU.Store(cpuHint())
+		signal(c.rxSignal)
+	}
+}
+
+// releaseRxLazy publishes consumed records only once an eighth of the ring
+// has built up or the producer is parked waiting for space. A release is a
+// store to a cache line the producer reads: made per message, it costs a
+// cache-line transfer per message. Whoever is about to wait calls releaseRx,
+// so consumed space is never held while this side blocks.
+func (c *Conn) releaseRxLazy() {
+	if c.rx.pos-c.rx.released >= c.rx.capacity/8 || c.rx.prodParked.Load() != 0 {
+		c.releaseRx()
+	}
+}
+
+// publishTx publishes written records and rings the peer if it is parked.
+func (c *Conn) publishTx() {
+	if c.tx.publish() {
+		c.stWakeups.Add(1)
+		c.tx.prodCPU.Store(cpuHint())
+		signal(c.txSignal)
+	}
+}
