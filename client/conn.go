@@ -66,6 +66,11 @@ type conn struct {
 	// ring), each answered before the next goes out (see Client.Do).
 	batchCalls, batchBytes int
 
+	// zthreshold: the handshake granted compression, and queued payloads
+	// of at least this many bytes are compressed where it pays; 0: off.
+	// Set before the connection is used.
+	zthreshold int
+
 	dead    atomic.Bool
 	closed  atomic.Bool // close was called: calls fail with ErrClosed
 	recvd   atomic.Bool // a frame arrived since the heartbeat loop last looked (no clock read per frame)
@@ -177,9 +182,13 @@ func (c *conn) handshake(ctx context.Context) error {
 	if c.o.transport == TransportSocket {
 		tr = protocol.TransportSocket
 	}
+	zt := c.o.compressThreshold()
 	hs := protocol.Handshake{
 		MinVersion: protocol.ProtocolVersion, MaxVersion: protocol.ProtocolVersion,
 		ClientName: c.o.name, Transport: tr, MaxPayload: uint32(c.o.maxPayload),
+	}
+	if zt > 0 {
+		hs.Features = protocol.FeatureZstd
 	}
 	var e protocol.Encoder
 	frame := e.AppendFrame(nil, protocol.FlagRequest, 1, &hs)
@@ -212,6 +221,11 @@ func (c *conn) handshake(ctx context.Context) error {
 	}
 	if ack.Version() != protocol.ProtocolVersion {
 		return fmt.Errorf("%w: daemon chose protocol version %d", ErrProtocol, ack.Version())
+	}
+	if zt > 0 && ack.Features().Has(protocol.FeatureZstd) {
+		// Granted: from now on both directions may be compressed.
+		c.zthreshold = zt
+		c.t.EnableCompression()
 	}
 	c.sess = ack.SessionID()
 	c.batchCalls = int(ack.MaxInflight())
@@ -274,7 +288,7 @@ func (c *conn) registerLocked(ps []*pending) {
 
 // queueLocked appends a frame to the write queue; wmu is held.
 func (c *conn) queueLocked(typ protocol.MsgType, id uint64, payload []byte) {
-	c.wq = protocol.AppendFrame(c.wq, typ, protocol.FlagRequest, id, payload)
+	c.wq = protocol.AppendFrameCompress(c.wq, typ, protocol.FlagRequest, id, payload, c.zthreshold)
 	c.wends = append(c.wends, len(c.wq))
 }
 

@@ -23,6 +23,7 @@ const (
 	msgDrop       protocol.MsgType = 0x8005 // daemon closes the connection
 	msgGarbage    protocol.MsgType = 0x8006 // daemon sends bytes that are not a frame
 	msgConnErr    protocol.MsgType = 0x8007 // daemon sends a connection-level Error
+	msgBadZ       protocol.MsgType = 0x8008 // answered with a compressed payload that is not zstd
 )
 
 // fakeDaemon is a minimal ringwire daemon built on protocol and shmring,
@@ -35,6 +36,7 @@ type fakeDaemon struct {
 	sock   net.Listener
 	refuse bool
 	deaf   atomic.Bool // ignore heartbeats
+	zstd   atomic.Bool // grant FeatureZstd to clients that offer it, and compress answers from 64 bytes
 	// ackMode breaks the handshake answer: 1 wrong type, 2 bad version,
 	// 3 malformed payload, 4 not a frame.
 	ackMode atomic.Int32
@@ -54,6 +56,7 @@ type fakeConn struct {
 	wmu    sync.Mutex
 	mu     sync.Mutex
 	credit map[uint64]chan int
+	z      atomic.Bool // compression granted
 }
 
 func newFakeDaemon(t testing.TB, refuse bool) *fakeDaemon {
@@ -124,7 +127,7 @@ func (d *fakeDaemon) start() error {
 				c.Close()
 				continue
 			}
-			r := protocol.NewReader(c)
+			r := protocol.NewReader(c, protocol.WithCompression(0))
 			d.serve(&fakeConn{read: func() ([]byte, error) {
 				f, err := r.ReadFrame()
 				if err != nil {
@@ -177,6 +180,9 @@ func (d *fakeDaemon) serve(c *fakeConn) {
 				return
 			}
 			f, _, err := protocol.ParseFrame(msg)
+			if err == nil {
+				f, err = protocol.DecompressFrame(nil, f, 0)
+			}
 			if err != nil {
 				return
 			}
@@ -190,7 +196,11 @@ func (d *fakeDaemon) serve(c *fakeConn) {
 func (c *fakeConn) send(typ protocol.MsgType, flags protocol.Flags, id uint64, payload []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.write(protocol.AppendFrame(nil, typ, flags, id, payload))
+	threshold := 0
+	if c.z.Load() {
+		threshold = 64
+	}
+	c.write(protocol.AppendFrameCompress(nil, typ, flags, id, payload, threshold))
 }
 
 func (c *fakeConn) handle(f protocol.Frame) bool {
@@ -213,7 +223,12 @@ func (c *fakeConn) handle(f protocol.Frame) bool {
 			c.wmu.Unlock()
 			return true
 		}
-		c.send(protocol.MsgHandshakeAck, resp, f.ID, protocol.Marshal(&protocol.HandshakeAck{Version: 1, SessionID: 42}))
+		ack := protocol.HandshakeAck{Version: 1, SessionID: 42}
+		if hs, err := protocol.ViewHandshake(f.Payload); err == nil && c.d.zstd.Load() {
+			ack.Features = hs.Features() & protocol.FeatureZstd
+		}
+		c.send(protocol.MsgHandshakeAck, resp, f.ID, protocol.Marshal(&ack))
+		c.z.Store(ack.Features.Has(protocol.FeatureZstd))
 	case protocol.MsgHeartbeat:
 		if c.d.deaf.Load() {
 			return true
@@ -254,6 +269,8 @@ func (c *fakeConn) handle(f protocol.Frame) bool {
 		c.wmu.Lock()
 		c.write([]byte("this is not a frame at all, not at all"))
 		c.wmu.Unlock()
+	case msgBadZ:
+		c.send(msgBadZ, resp|protocol.FlagCompressed, f.ID, []byte("not zstd at all"))
 	case msgConnErr:
 		c.send(protocol.MsgError, resp, 0, protocol.Marshal(&protocol.Error{Code: protocol.ErrCodeInternal, Message: "oops"}))
 	case protocol.MsgToolCall:

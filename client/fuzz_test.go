@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -44,10 +45,14 @@ func FuzzReadLoop(f *testing.F) {
 		protocol.Marshal(&protocol.Error{Code: 8})), uint8(1))
 	f.Add(protocol.AppendFrame(nil, protocol.MsgDisconnect, protocol.FlagRequest, 0, nil), uint8(2))
 	f.Add([]byte("junk"), uint8(3))
+	// reps >= 128: compression was negotiated.
+	f.Add(protocol.AppendFrameCompress(nil, 0x8001, protocol.FlagResponse, 2, bytes.Repeat([]byte("ab"), 300), 64), uint8(129))
+	f.Add(protocol.AppendFrame(nil, protocol.MsgStreamChunk, protocol.FlagResponse|protocol.FlagStream|protocol.FlagCompressed, 3, []byte("zz")), uint8(130))
 	o := defaultOptions()
 	o.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	f.Fuzz(func(t *testing.T, msg []byte, reps uint8) {
 		sc := &scriptConn{}
+		sc.compress = reps >= 128
 		for i := 0; i <= int(reps%20); i++ {
 			sc.msgs = append(sc.msgs, msg)
 		}

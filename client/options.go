@@ -29,6 +29,14 @@ const (
 	DefaultHeartbeatTimeout  = 5 * time.Second
 	DefaultDialTimeout       = 5 * time.Second
 	DefaultMaxBackoff        = 50 * time.Millisecond
+
+	// DefaultCompressShm and DefaultCompressSocket are the payload sizes
+	// from which the client compresses what it sends on each transport
+	// when WithCompression is not given; 0 means compression is off (the
+	// client does not offer protocol.FeatureZstd). Chosen from
+	// integration's BenchmarkCompress (see README.md, "Compression").
+	DefaultCompressShm    = 0
+	DefaultCompressSocket = 0
 )
 
 // Option configures Dial.
@@ -46,6 +54,7 @@ type options struct {
 	maxPayload  int
 	logger      *slog.Logger
 	lazy        bool
+	compress    int // threshold; 0 off, -1 the transport's default
 }
 
 func defaultOptions() options {
@@ -64,7 +73,20 @@ func defaultOptions() options {
 		name:        "ringwire-go-client",
 		maxPayload:  protocol.DefaultMaxPayload,
 		logger:      slog.Default(),
+		compress:    -1,
 	}
+}
+
+// compressThreshold is the payload size from which the client compresses
+// on its transport; 0: compression off.
+func (o *options) compressThreshold() int {
+	switch {
+	case o.compress >= 0:
+		return o.compress
+	case o.transport == TransportShm:
+		return DefaultCompressShm
+	}
+	return DefaultCompressSocket
 }
 
 // WithConns sets how many connections the client keeps to the daemon and
@@ -114,6 +136,18 @@ func WithMaxPayload(n int) Option { return func(o *options) { o.maxPayload = n }
 // WithLogger sets where the client logs connection events. Default
 // slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithCompression turns zstd compression on or off: with threshold > 0
+// the client offers protocol.FeatureZstd in its Handshake and, once the
+// daemon grants it, sends payloads of at least threshold bytes compressed
+// when that makes them smaller (protocol.DefaultCompressThreshold, 4 KiB,
+// is a good value) and accepts compressed answers; threshold <= 0 turns
+// it off. A daemon that does not grant the feature gets everything
+// uncompressed. Default: DefaultCompressShm or DefaultCompressSocket,
+// per transport.
+func WithCompression(threshold int) Option {
+	return func(o *options) { o.compress = max(threshold, 0) }
+}
 
 // WithLazyDial makes Dial return without connecting: the first call
 // connects. By default Dial makes one connection, so that a daemon that is

@@ -48,6 +48,12 @@ const (
 	// DefaultDrainTimeout is how long Shutdown lets in-flight requests run
 	// by default.
 	DefaultDrainTimeout = 10 * time.Second
+	// DefaultCompressShm and DefaultCompressSocket are the default
+	// compression thresholds per transport (Config.CompressShm,
+	// Config.CompressSocket); -1 means off. Chosen from integration's
+	// BenchmarkCompress (see README.md, "Compression").
+	DefaultCompressShm    = -1
+	DefaultCompressSocket = -1
 )
 
 // ErrConfig is wrapped by the errors New returns for an unusable Config.
@@ -92,6 +98,17 @@ type Config struct {
 	// before it cancels them and disconnects. Default: DefaultDrainTimeout.
 	DrainTimeout time.Duration
 
+	// CompressShm and CompressSocket say, per transport, whether the
+	// daemon grants zstd compression (protocol.FeatureZstd) to a client
+	// that offers it and from which payload size it then compresses what
+	// it sends (only when that makes it smaller; protocol's
+	// DefaultCompressThreshold, 4096, is a good value). A negative value
+	// turns compression off on that transport: the feature is not
+	// granted and both sides send uncompressed. 0 means the default:
+	// DefaultCompressShm, DefaultCompressSocket.
+	CompressShm    int
+	CompressSocket int
+
 	// HandshakeTimeout bounds the wait for a new connection's Handshake.
 	// Default: 5 s.
 	HandshakeTimeout time.Duration
@@ -125,6 +142,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = DefaultDrainTimeout
+	}
+	if c.CompressShm == 0 {
+		c.CompressShm = DefaultCompressShm
+	}
+	if c.CompressSocket == 0 {
+		c.CompressSocket = DefaultCompressSocket
 	}
 	if c.HandshakeTimeout == 0 {
 		c.HandshakeTimeout = 5 * time.Second

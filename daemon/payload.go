@@ -29,6 +29,7 @@ func encodeDisconnect(dst []byte, code protocol.ErrorCode, reason string) []byte
 type handshakeInfo struct {
 	minVersion, maxVersion uint16
 	clientName             string
+	features               protocol.Features
 }
 
 func decodeHandshake(p []byte) (handshakeInfo, error) {
@@ -40,7 +41,7 @@ func decodeHandshake(p []byte) (handshakeInfo, error) {
 	if len(name) > 256 {
 		name = name[:256]
 	}
-	return handshakeInfo{minVersion: v.MinVersion(), maxVersion: v.MaxVersion(), clientName: string(name)}, nil
+	return handshakeInfo{minVersion: v.MinVersion(), maxVersion: v.MaxVersion(), clientName: string(name), features: v.Features()}, nil
 }
 
 type handshakeAck struct {
@@ -49,6 +50,7 @@ type handshakeAck struct {
 	txRing, rxRing uint64
 	maxPayload     uint32
 	maxInflight    uint32
+	features       protocol.Features
 }
 
 func encodeHandshakeAck(dst []byte, a handshakeAck) []byte {
@@ -65,5 +67,6 @@ func encodeHandshakeAck(dst []byte, a handshakeAck) []byte {
 		Transport:   t,
 		MaxPayload:  a.maxPayload,
 		MaxInflight: a.maxInflight,
+		Features:    a.features,
 	})
 }

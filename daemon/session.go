@@ -433,7 +433,18 @@ func (s *session) handshake(f protocol.Frame) error {
 	if s.stats != nil {
 		_, txCap, _, rxCap = s.stats()
 	}
+	// Grant the features both sides have: zstd, unless this transport's
+	// compression is off.
+	threshold := s.srv.cfg.CompressSocket
+	if s.info.Transport == TransportShm {
+		threshold = s.srv.cfg.CompressShm
+	}
+	var granted protocol.Features
+	if threshold >= 0 {
+		granted = hs.features & protocol.FeatureZstd
+	}
 	ack := encodeHandshakeAck(nil, handshakeAck{
+		features:    granted,
 		sessionID:   s.info.ID,
 		transport:   s.info.Transport,
 		txRing:      txCap,
@@ -443,6 +454,12 @@ func (s *session) handshake(f protocol.Frame) error {
 	})
 	if err := s.write(protocol.MsgHandshakeAck, protocol.FlagResponse, f.ID, ack); err != nil {
 		return err
+	}
+	if granted.Has(protocol.FeatureZstd) {
+		s.zgranted, s.zthreshold = true, max(threshold, 0)
+		s.wmu.Lock()
+		s.fc.EnableCompression(threshold)
+		s.wmu.Unlock()
 	}
 	s.handshaken.Store(true)
 	s.log.Debug("session started", "client", hs.clientName, "pid", s.info.PID)

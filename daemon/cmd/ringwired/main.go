@@ -50,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		drainTimeout = fs.Duration("drain-timeout", daemon.DefaultDrainTimeout, "how long SIGTERM/SIGINT lets in-flight requests finish")
 		logLevel     = fs.String("log-level", "info", "log level: debug, info, warn or error")
 		transport    = fs.String("transport", "both", "transports to serve: shm, socket or both")
+		compressShm  = fs.Int("compress-shm", daemon.DefaultCompressShm, "on shared memory, grant zstd compression to clients that offer it and compress payloads from this many `bytes` (-1: off)")
+		compressSock = fs.Int("compress-socket", daemon.DefaultCompressSocket, "on the socket transport, grant zstd compression to clients that offer it and compress payloads from this many `bytes` (-1: off)")
 		version      = fs.Bool("version", false, "print the version and exit")
 		cpuProfile   = fs.String("cpuprofile", "", "write a CPU profile to `file` until the daemon stops (debugging)")
 	)
@@ -121,6 +123,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		MaxInflight:  *maxInflight,
 		DrainTimeout: *drainTimeout,
 		Logger:       log,
+		// 0 would mean the default: -compress-x 0 is "compress all".
+		CompressShm:    compressFlag(*compressShm),
+		CompressSocket: compressFlag(*compressSock),
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "ringwired: %v\n", err)
@@ -135,6 +140,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// compressFlag maps a -compress-* flag onto a Config field, where 0
+// means the default: the flag's 0 (compress every payload) becomes 1.
+func compressFlag(v int) int {
+	if v == 0 {
+		return 1
+	}
+	return v
 }
 
 // raiseNoFile lifts the soft open-file limit to the hard limit: every
