@@ -21,6 +21,7 @@ func handshakeFrame(id uint64) []byte {
 // rawPeer is a hand-driven client over one of the transports.
 type rawPeer struct {
 	t     *testing.T
+	conn  net.Conn // the socket transport's connection, or nil
 	write func([]byte) error
 	read  func() ([]byte, error)
 	close func()
@@ -34,7 +35,7 @@ func rawSocket(t *testing.T, srv *Server) *rawPeer {
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	r := protocol.NewReader(c)
-	return &rawPeer{t: t,
+	return &rawPeer{t: t, conn: c,
 		write: func(b []byte) error { _, err := c.Write(b); return err },
 		read: func() ([]byte, error) {
 			f, err := r.ReadFrame()
