@@ -15,8 +15,8 @@ import (
 // in Add order, and the batch is reusable.
 func TestBatch(t *testing.T) {
 	d := newFakeDaemon(t, false)
-	for _, tr := range []Transport{TransportShm, TransportSocket} {
-		t.Run(string(tr), func(t *testing.T) {
+	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+		t.Run(tr.String(), func(t *testing.T) {
 			cl := dialFake(t, d, WithTransport(tr), WithRingSize(16<<10))
 			ctx := context.Background()
 			var b Batch
@@ -132,8 +132,8 @@ func TestBatchCanceled(t *testing.T) {
 // The connection fails in the middle of a batch: Do returns a retryable
 // connection error and so does every call left without an answer.
 func TestBatchConnectionLost(t *testing.T) {
-	for _, tr := range []Transport{TransportShm, TransportSocket} {
-		t.Run(string(tr), func(t *testing.T) {
+	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+		t.Run(tr.String(), func(t *testing.T) {
 			d := newFakeDaemon(t, false)
 			cl := dialFake(t, d, WithTransport(tr))
 			var b Batch

@@ -52,8 +52,8 @@ func Dial(ctx context.Context, socketPath string, opts ...Option) (*Client, erro
 			opt(&cl.o)
 		}
 	}
-	if cl.o.transport != TransportShm && cl.o.transport != TransportSocket {
-		return nil, fmt.Errorf("client: unknown transport %q", cl.o.transport)
+	if cl.o.transport != protocol.TransportShm && cl.o.transport != protocol.TransportSocket {
+		return nil, fmt.Errorf("client: unknown transport %v", cl.o.transport)
 	}
 	p, err := pool.New(pool.Config[*conn]{
 		Constructor:          cl.construct,

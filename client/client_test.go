@@ -33,8 +33,8 @@ func req(text string) *protocol.CompletionRequest {
 
 func TestCalls(t *testing.T) {
 	d := newFakeDaemon(t, false)
-	for _, tr := range []Transport{TransportShm, TransportSocket} {
-		t.Run(string(tr), func(t *testing.T) {
+	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+		t.Run(tr.String(), func(t *testing.T) {
 			cl := dialFake(t, d, WithTransport(tr), WithConns(2), WithRingSize(64<<10), WithClientName("test"))
 			ctx := context.Background()
 			if _, err := cl.Ping(ctx); err != nil {
@@ -176,7 +176,7 @@ func TestConnectionFailures(t *testing.T) {
 		{msgGarbage, ErrProtocol},
 		{msgConnErr, ErrConnLost},
 	} {
-		for _, tr := range []Transport{TransportShm, TransportSocket} {
+		for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
 			t.Run(fmt.Sprintf("%v/%s", tc.typ, tr), func(t *testing.T) {
 				d := newFakeDaemon(t, false)
 				cl := dialFake(t, d, WithTransport(tr))
@@ -255,7 +255,7 @@ func TestHeartbeatTimeout(t *testing.T) {
 
 func TestRefused(t *testing.T) {
 	d := newFakeDaemon(t, true)
-	for _, tr := range []Transport{TransportShm, TransportSocket} {
+	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
 		_, err := Dial(context.Background(), d.path, WithTransport(tr), quiet)
 		var pe *protocol.Error
 		if !errors.Is(err, ErrRefused) || !errors.As(err, &pe) || pe.Code != protocol.ErrCodeTooManyConns || !IsRetryable(err) {
@@ -265,10 +265,10 @@ func TestRefused(t *testing.T) {
 }
 
 func TestDialErrors(t *testing.T) {
-	if _, err := Dial(context.Background(), "/nonexistent/x.sock", WithTransport("pigeon")); err == nil {
+	if _, err := Dial(context.Background(), "/nonexistent/x.sock", WithTransport(protocol.Transport(9))); err == nil {
 		t.Fatal("unknown transport accepted")
 	}
-	for _, tr := range []Transport{TransportShm, TransportSocket} {
+	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
 		_, err := Dial(context.Background(), "/nonexistent/x.sock", WithTransport(tr), WithDialTimeout(time.Second), quiet)
 		if !errors.Is(err, ErrUnavailable) || !IsRetryable(err) {
 			t.Fatalf("%s: %v", tr, err)
@@ -310,7 +310,7 @@ func TestCloseFailsCallsInFlight(t *testing.T) {
 
 func TestConcurrentCalls(t *testing.T) {
 	d := newFakeDaemon(t, false)
-	for _, tr := range []Transport{TransportShm, TransportSocket} {
+	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
 		cl := dialFake(t, d, WithTransport(tr), WithConns(3))
 		var wg sync.WaitGroup
 		for g := 0; g < 8; g++ {
@@ -348,7 +348,7 @@ func TestBadHandshakeAnswers(t *testing.T) {
 	d := newFakeDaemon(t, false)
 	for mode := int32(1); mode <= 4; mode++ {
 		d.ackMode.Store(mode)
-		for _, tr := range []Transport{TransportShm, TransportSocket} {
+		for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
 			_, err := Dial(context.Background(), d.path, WithTransport(tr), quiet)
 			if !errors.Is(err, ErrProtocol) || IsRetryable(err) {
 				t.Errorf("mode %d %s: %v", mode, tr, err)

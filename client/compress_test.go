@@ -16,8 +16,8 @@ func TestCompression(t *testing.T) {
 		name           string
 		daemon, client bool
 	}{{"both", true, true}, {"daemon off", false, true}, {"client off", true, false}} {
-		for _, tr := range []Transport{TransportShm, TransportSocket} {
-			t.Run(tc.name+"/"+string(tr), func(t *testing.T) {
+		for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+			t.Run(tc.name+"/"+tr.String(), func(t *testing.T) {
 				d := newFakeDaemon(t, false)
 				d.zstd.Store(tc.daemon)
 				threshold := 0
@@ -67,8 +67,8 @@ func TestCompressionDefaults(t *testing.T) {
 		opts []Option
 		want int
 	}{
-		{[]Option{WithTransport(TransportShm)}, DefaultCompressShm},
-		{[]Option{WithTransport(TransportSocket)}, DefaultCompressSocket},
+		{[]Option{WithTransport(protocol.TransportShm)}, DefaultCompressShm},
+		{[]Option{WithTransport(protocol.TransportSocket)}, DefaultCompressSocket},
 		{[]Option{WithCompression(100)}, 100},
 		{[]Option{WithCompression(-5)}, 0},
 	} {

@@ -147,12 +147,12 @@ func dialConn(ctx context.Context, path string, o *options) (*conn, error) {
 	var t msgConn
 	var err error
 	switch o.transport {
-	case TransportSocket:
+	case protocol.TransportSocket:
 		t, err = dialSocket(ctx, path, o)
-	case TransportShm:
+	case protocol.TransportShm:
 		t, err = dialShm(ctx, path, o)
 	default:
-		return nil, fmt.Errorf("client: unknown transport %q", o.transport)
+		return nil, fmt.Errorf("client: unknown transport %v", o.transport)
 	}
 	if err != nil {
 		return nil, err
@@ -178,10 +178,7 @@ func dialConn(ctx context.Context, path string, o *options) (*conn, error) {
 }
 
 func (c *conn) handshake(ctx context.Context) error {
-	tr := protocol.TransportShm
-	if c.o.transport == TransportSocket {
-		tr = protocol.TransportSocket
-	}
+	tr := c.o.transport
 	zt := c.o.compressThreshold()
 	hs := protocol.Handshake{
 		MinVersion: protocol.ProtocolVersion, MaxVersion: protocol.ProtocolVersion,

@@ -13,8 +13,8 @@ import (
 // TestAppendComplete reads completions in place, reusing one buffer.
 func TestAppendComplete(t *testing.T) {
 	d := newFakeDaemon(t, false)
-	for _, tr := range []Transport{TransportShm, TransportSocket} {
-		t.Run(string(tr), func(t *testing.T) {
+	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+		t.Run(tr.String(), func(t *testing.T) {
 			cl := dialFake(t, d, WithTransport(tr))
 			ctx := context.Background()
 			buf := make([]byte, 0, 512)
@@ -49,7 +49,7 @@ func TestAppendComplete(t *testing.T) {
 // kicks, hand-offs and leading.
 func TestSocketIdleReaderKicked(t *testing.T) {
 	d := newFakeDaemon(t, false)
-	cl := dialFake(t, d, WithTransport(TransportSocket))
+	cl := dialFake(t, d, WithTransport(protocol.TransportSocket))
 	ctx := context.Background()
 	for i := 0; i < 5; i++ {
 		time.Sleep(5 * idleGrace) // idle: the background reader takes over
@@ -81,7 +81,7 @@ func TestSocketIdleReaderKicked(t *testing.T) {
 // still works.
 func TestSocketLeaderCanceled(t *testing.T) {
 	d := newFakeDaemon(t, false)
-	cl := dialFake(t, d, WithTransport(TransportSocket))
+	cl := dialFake(t, d, WithTransport(protocol.TransportSocket))
 	for i := 0; i < 3; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 		_, _, err := cl.Call(ctx, msgSilent, nil)
@@ -99,8 +99,8 @@ func TestSocketLeaderCanceled(t *testing.T) {
 // TestIdleDaemonDeathNoticed kills the daemon under idle connections: the
 // client notices without a call (the pool then sees them dead).
 func TestIdleDaemonDeathNoticed(t *testing.T) {
-	for _, tr := range []Transport{TransportShm, TransportSocket} {
-		t.Run(string(tr), func(t *testing.T) {
+	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+		t.Run(tr.String(), func(t *testing.T) {
 			d := newFakeDaemon(t, false)
 			cl := dialFake(t, d, WithTransport(tr), WithHeartbeat(0, 0))
 			c, err := cl.conn(context.Background())

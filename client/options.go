@@ -8,19 +8,6 @@ import (
 	"github.com/ringwire/ringwire/protocol"
 )
 
-// Transport selects how a Client talks to the daemon.
-type Transport string
-
-// Transports.
-const (
-	// TransportShm uses shared-memory rings (Linux only).
-	TransportShm Transport = "shm"
-	// TransportSocket sends the frames over a Unix socket, at
-	// protocol.StreamPath of the daemon's socket path (the daemon's
-	// -transport socket or both). It works everywhere.
-	TransportSocket Transport = "socket"
-)
-
 // Defaults for the options.
 const (
 	DefaultConns             = 1
@@ -44,7 +31,7 @@ type Option func(*options)
 
 type options struct {
 	conns       int
-	transport   Transport
+	transport   protocol.Transport
 	ringSize    int
 	hbInterval  time.Duration
 	hbTimeout   time.Duration
@@ -58,9 +45,9 @@ type options struct {
 }
 
 func defaultOptions() options {
-	t := TransportShm
+	t := protocol.TransportShm
 	if runtime.GOOS != "linux" {
-		t = TransportSocket
+		t = protocol.TransportSocket
 	}
 	return options{
 		conns:       DefaultConns,
@@ -83,7 +70,7 @@ func (o *options) compressThreshold() int {
 	switch {
 	case o.compress >= 0:
 		return o.compress
-	case o.transport == TransportShm:
+	case o.transport == protocol.TransportShm:
 		return DefaultCompressShm
 	}
 	return DefaultCompressSocket
@@ -99,9 +86,12 @@ func WithConns(n int) Option {
 	}
 }
 
-// WithTransport selects the transport. Default: TransportShm on Linux,
-// TransportSocket elsewhere.
-func WithTransport(t Transport) Option { return func(o *options) { o.transport = t } }
+// WithTransport selects the transport: protocol.TransportShm (shared-memory
+// rings, Linux only) or protocol.TransportSocket (the frames over a Unix
+// socket at protocol.StreamPath of the daemon's socket path, served by the
+// daemon's -transport socket or both; it works everywhere). Default:
+// TransportShm on Linux, TransportSocket elsewhere.
+func WithTransport(t protocol.Transport) Option { return func(o *options) { o.transport = t } }
 
 // WithRingSize sets the ring capacity (bytes per direction) requested on
 // the shared-memory transport; the daemon may grant less. Default 1 MiB.

@@ -27,8 +27,8 @@ func TestCompressionNegotiated(t *testing.T) {
 		{"client off", 64, 0, false},
 	} {
 		srv := testServer(t, Config{CompressShm: tc.daemon, CompressSocket: tc.daemon})
-		for _, tr := range []client.Transport{client.TransportShm, client.TransportSocket} {
-			t.Run(tc.name+"/"+string(tr), func(t *testing.T) {
+		for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+			t.Run(tc.name+"/"+tr.String(), func(t *testing.T) {
 				cl := dial(t, srv, client.WithTransport(tr), client.WithCompression(tc.client))
 				for _, args := range []string{"{}", source, source + source} {
 					res, err := cl.CallTool(context.Background(), &protocol.ToolCall{Name: "echo", Arguments: args})

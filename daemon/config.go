@@ -4,32 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/ringwire/ringwire/protocol"
 )
 
-// Transport selects which listeners a Server opens.
-type Transport string
-
-// Transports.
-const (
-	// TransportShm serves shared-memory rings (shmring) on Config.SocketPath.
-	TransportShm Transport = "shm"
-	// TransportSocket serves the same frames straight over a Unix socket at
-	// protocol.StreamPath(Config.SocketPath), i.e. Config.SocketPath +
-	// ".stream", for systems without memfd and peers that cannot map memory.
-	TransportSocket Transport = "socket"
-	// TransportBoth serves both.
-	TransportBoth Transport = "both"
-)
-
-// ParseTransport parses "shm", "socket" or "both".
-func ParseTransport(s string) (Transport, error) {
-	switch t := Transport(strings.ToLower(strings.TrimSpace(s))); t {
-	case TransportShm, TransportSocket, TransportBoth:
-		return t, nil
+// ParseTransports parses the transports a daemon serves: "shm", "socket"
+// or "both" (case and surrounding spaces ignored).
+func ParseTransports(s string) ([]protocol.Transport, error) {
+	if strings.EqualFold(strings.TrimSpace(s), "both") {
+		return []protocol.Transport{protocol.TransportShm, protocol.TransportSocket}, nil
 	}
-	return "", fmt.Errorf("%w: transport %q (want shm, socket or both)", ErrConfig, s)
+	t, err := protocol.ParseTransport(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: transport %q (want shm, socket or both)", ErrConfig, s)
+	}
+	return []protocol.Transport{t}, nil
 }
 
 // Defaults applied by New to zero-valued Config fields.
@@ -67,9 +59,12 @@ type Config struct {
 	// Default: shmring.DefaultSocketPath().
 	SocketPath string
 
-	// Transport says which transports to serve. Default: TransportBoth
-	// (TransportSocket where shared memory is unsupported).
-	Transport Transport
+	// Transports says which transports to serve: protocol.TransportShm
+	// (shared-memory rings on SocketPath) and protocol.TransportSocket (the
+	// same frames over a Unix socket at protocol.StreamPath(SocketPath), for
+	// systems without memfd and peers that cannot map memory). Default:
+	// both (the socket transport only where shared memory is unsupported).
+	Transports []protocol.Transport
 
 	// Provider answers completion requests. Default: a MockProvider with
 	// no pacing.
@@ -122,11 +117,13 @@ type Config struct {
 }
 
 func (c Config) withDefaults() (Config, error) {
-	if c.Transport == "" {
-		c.Transport = TransportBoth
+	if len(c.Transports) == 0 {
+		c.Transports = []protocol.Transport{protocol.TransportShm, protocol.TransportSocket}
 	}
-	if _, err := ParseTransport(string(c.Transport)); err != nil {
-		return c, err
+	for _, t := range c.Transports {
+		if t != protocol.TransportShm && t != protocol.TransportSocket {
+			return c, fmt.Errorf("%w: transport %v (want shm or socket)", ErrConfig, t)
+		}
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = DefaultMaxConns
@@ -171,4 +168,19 @@ func (c Config) withDefaults() (Config, error) {
 		c.Provider = &MockProvider{}
 	}
 	return c, nil
+}
+
+// serves reports whether the configuration serves transport t.
+func (c *Config) serves(t protocol.Transport) bool { return slices.Contains(c.Transports, t) }
+
+// transportsName names what a server serves as its -transport flag does:
+// "shm", "socket" or "both".
+func transportsName(shm, sock bool) string {
+	switch {
+	case shm && sock:
+		return "both"
+	case shm:
+		return "shm"
+	}
+	return "socket"
 }

@@ -47,7 +47,7 @@ func FuzzHandleMsg(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		s := newSession(srv, &nullConn{}, SessionInfo{ID: 1, Transport: TransportSocket})
+		s := newSession(srv, &nullConn{}, SessionInfo{ID: 1, Transport: protocol.TransportSocket})
 		if err := s.handleMsg(handshakeFrame(1)); err != nil {
 			t.Fatal(err)
 		}

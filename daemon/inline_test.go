@@ -61,7 +61,7 @@ func TestInlineHandlers(t *testing.T) {
 	mux.Handle(protocol.MsgCompletionRequest, CompletionHandler(&MockProvider{}), completionInline(&MockProvider{}))
 	srv := testServer(t, Config{Mux: mux})
 	for _, tr := range transports {
-		t.Run(string(tr), func(t *testing.T) {
+		t.Run(tr.String(), func(t *testing.T) {
 			cl := dial(t, srv, client.WithTransport(tr), client.WithConns(2))
 			ctx := context.Background()
 			typ, b, err := cl.Call(ctx, 0x8001, []byte("hi"))

@@ -24,7 +24,7 @@ func (failingProvider) Complete(ctx context.Context, _ *protocol.CompletionReque
 }
 
 func TestProviderErrors(t *testing.T) {
-	srv := testServer(t, Config{Provider: failingProvider{}, Transport: TransportShm})
+	srv := testServer(t, Config{Provider: failingProvider{}, Transports: []protocol.Transport{protocol.TransportShm}})
 	cl := dial(t, srv)
 	_, err := cl.Complete(context.Background(), userReq("x", 0))
 	var pe *protocol.Error
@@ -86,8 +86,8 @@ func TestResponseWriterStates(t *testing.T) {
 		errs <- w.End(protocol.MsgStreamChunk, nil)
 	})
 	mux.Handle(protocol.MsgCompletionRequest, mux.Handler(0x8001))
-	srv := testServer(t, Config{Mux: mux, Transport: TransportSocket})
-	cl := dial(t, srv, client.WithTransport(client.TransportSocket))
+	srv := testServer(t, Config{Mux: mux, Transports: []protocol.Transport{protocol.TransportSocket}})
+	cl := dial(t, srv, client.WithTransport(protocol.TransportSocket))
 	n := 0
 	for _, err := range cl.CompleteStream(context.Background(), userReq("x", 0)) {
 		if err != nil {
@@ -118,7 +118,7 @@ func TestListenErrors(t *testing.T) {
 	if err := srv2.Listen(); !errors.Is(err, ErrAddrInUse) {
 		t.Fatalf("second Listen: %v", err)
 	}
-	srv3, _ := New(Config{SocketPath: srv.SocketPath(), Logger: srv.log, Transport: TransportSocket})
+	srv3, _ := New(Config{SocketPath: srv.SocketPath(), Logger: srv.log, Transports: []protocol.Transport{protocol.TransportSocket}})
 	if err := srv3.Listen(); !errors.Is(err, ErrAddrInUse) {
 		t.Fatalf("second socket Listen: %v", err)
 	}
@@ -126,14 +126,14 @@ func TestListenErrors(t *testing.T) {
 	dir, _ := os.MkdirTemp("", "rwd")
 	defer os.RemoveAll(dir)
 	os.Chmod(dir, 0o755)
-	srv4, _ := New(Config{SocketPath: filepath.Join(dir, "d.sock"), Logger: srv.log, Transport: TransportSocket})
+	srv4, _ := New(Config{SocketPath: filepath.Join(dir, "d.sock"), Logger: srv.log, Transports: []protocol.Transport{protocol.TransportSocket}})
 	if err := srv4.Listen(); err == nil {
 		t.Fatal("listened in a 0755 directory")
 	}
 	// A stale socket file is replaced.
 	os.Chmod(dir, 0o700)
 	os.WriteFile(filepath.Join(dir, "d.sock"+protocol.StreamSuffix), nil, 0o600)
-	srv5, _ := New(Config{SocketPath: filepath.Join(dir, "d.sock"), Logger: srv.log, Transport: TransportSocket})
+	srv5, _ := New(Config{SocketPath: filepath.Join(dir, "d.sock"), Logger: srv.log, Transports: []protocol.Transport{protocol.TransportSocket}})
 	if err := srv5.Listen(); err != nil {
 		t.Fatal(err)
 	}
@@ -145,11 +145,14 @@ func TestListenErrors(t *testing.T) {
 		t.Fatalf("Listen after Shutdown: %v", err)
 	}
 	<-srv5.Done()
-	if srv5.Config().Transport != TransportSocket {
+	if tr := srv5.Config().Transports; len(tr) != 1 || tr[0] != protocol.TransportSocket {
 		t.Fatal("Config")
 	}
-	if _, err := ParseTransport("SHM"); err != nil {
-		t.Fatal(err)
+	for in, want := range map[string]int{"SHM": 1, " socket": 1, "both": 2, "none": 0} {
+		tr, err := ParseTransports(in)
+		if len(tr) != want || (err == nil) != (want > 0) {
+			t.Errorf("ParseTransports(%q) = %v, %v", in, tr, err)
+		}
 	}
 }
 

@@ -34,8 +34,8 @@ type Request struct {
 type SessionInfo struct {
 	// ID is the session id sent in the HandshakeAck.
 	ID uint64
-	// Transport is TransportShm or TransportSocket.
-	Transport Transport
+	// Transport is protocol.TransportShm or protocol.TransportSocket.
+	Transport protocol.Transport
 	// ClientName is the free text the client sent in its Handshake.
 	ClientName string
 	// PID is the client's process id, when the kernel reported it.

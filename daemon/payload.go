@@ -46,7 +46,7 @@ func decodeHandshake(p []byte) (handshakeInfo, error) {
 
 type handshakeAck struct {
 	sessionID      uint64
-	transport      Transport
+	transport      protocol.Transport
 	txRing, rxRing uint64
 	maxPayload     uint32
 	maxInflight    uint32
@@ -54,17 +54,13 @@ type handshakeAck struct {
 }
 
 func encodeHandshakeAck(dst []byte, a handshakeAck) []byte {
-	t := protocol.TransportShm
-	if a.transport == TransportSocket {
-		t = protocol.TransportSocket
-	}
 	return encodeMsg(dst, &protocol.HandshakeAck{
 		Version:     protocol.ProtocolVersion,
 		ServerName:  "ringwired/" + Version,
 		SessionID:   a.sessionID,
 		TxRingBytes: a.txRing,
 		RxRingBytes: a.rxRing,
-		Transport:   t,
+		Transport:   a.transport,
 		MaxPayload:  a.maxPayload,
 		MaxInflight: a.maxInflight,
 		Features:    a.features,

@@ -100,14 +100,14 @@ func (s *Server) Listen() error {
 	if s.listening {
 		return nil
 	}
-	t := s.cfg.Transport
-	if t == TransportShm || t == TransportBoth {
+	shm, sock := s.cfg.serves(protocol.TransportShm), s.cfg.serves(protocol.TransportSocket)
+	if shm {
 		ln, err := shmring.Listen(s.cfg.SocketPath,
 			shmring.WithMaxRingSize(s.cfg.RingSize),
 			shmring.WithMaxMessage(protocol.HeaderSize+s.cfg.MaxFrame),
 			shmring.WithAdmit(s.admit))
 		switch {
-		case errors.Is(err, shmring.ErrUnsupported) && t == TransportBoth:
+		case errors.Is(err, shmring.ErrUnsupported) && sock:
 			s.log.Info("shared memory unsupported here; serving the socket transport only")
 		case errors.Is(err, shmring.ErrAddrInUse):
 			return fmt.Errorf("%w: %s: %w", ErrAddrInUse, s.cfg.SocketPath, err)
@@ -117,7 +117,7 @@ func (s *Server) Listen() error {
 			s.shmLn = ln
 		}
 	}
-	if t == TransportSocket || t == TransportBoth {
+	if sock {
 		ln, err := listenSocket(protocol.StreamPath(s.cfg.SocketPath))
 		if err != nil {
 			if s.shmLn != nil {
@@ -129,7 +129,7 @@ func (s *Server) Listen() error {
 		s.sockLn = ln
 	}
 	s.listening = true
-	s.log.Info("ringwired listening", "socket", s.cfg.SocketPath, "transport", string(t),
+	s.log.Info("ringwired listening", "socket", s.cfg.SocketPath, "transport", transportsName(shm && s.shmLn != nil, s.sockLn != nil),
 		"provider", s.cfg.Provider.Name(), "max_conns", s.cfg.MaxConns)
 	return nil
 }
@@ -202,7 +202,7 @@ func (s *Server) acceptShm(ln *shmring.Listener) {
 			continue
 		}
 		pi := c.PeerInfo()
-		sess := s.newSession(&shmFrameConn{Conn: c}, TransportShm, pi.PID, func() (uint64, uint64, uint64, uint64) {
+		sess := s.newSession(&shmFrameConn{Conn: c}, protocol.TransportShm, pi.PID, func() (uint64, uint64, uint64, uint64) {
 			st := c.Stats()
 			return st.TxUsed, st.TxCapacity, st.RxUsed, st.RxCapacity
 		})
@@ -237,7 +237,7 @@ func (s *Server) acceptSock(ln *sockListener) {
 			c.Close()
 			continue
 		}
-		sess := s.newSession(newSockConn(c, s.cfg.MaxFrame), TransportSocket, pid, nil)
+		sess := s.newSession(newSockConn(c, s.cfg.MaxFrame), protocol.TransportSocket, pid, nil)
 		if sess == nil {
 			continue
 		}
@@ -247,7 +247,7 @@ func (s *Server) acceptSock(ln *sockListener) {
 
 // newSession registers a session, or closes fc and returns nil if the
 // server is shutting down.
-func (s *Server) newSession(fc frameConn, t Transport, pid int32, stats func() (txUsed, txCap, rxUsed, rxCap uint64)) *session {
+func (s *Server) newSession(fc frameConn, t protocol.Transport, pid int32, stats func() (txUsed, txCap, rxUsed, rxCap uint64)) *session {
 	info := SessionInfo{ID: s.nextSession.Add(1), Transport: t, PID: pid}
 	sess := newSession(s, fc, info)
 	sess.stats = stats

@@ -70,12 +70,12 @@ func userReq(text string, maxTokens uint32) *protocol.CompletionRequest {
 	}
 }
 
-var transports = []client.Transport{client.TransportShm, client.TransportSocket}
+var transports = []protocol.Transport{protocol.TransportShm, protocol.TransportSocket}
 
 func TestCompleteBothTransports(t *testing.T) {
 	srv := testServer(t, Config{})
 	for _, tr := range transports {
-		t.Run(string(tr), func(t *testing.T) {
+		t.Run(tr.String(), func(t *testing.T) {
 			cl := dial(t, srv, client.WithTransport(tr), client.WithConns(2))
 			ctx := context.Background()
 			rtt, err := cl.Ping(ctx)
@@ -166,7 +166,7 @@ func TestStreamLongerThanWindow(t *testing.T) {
 func TestStalledStreamDoesNotBlockOthers(t *testing.T) {
 	srv := testServer(t, Config{})
 	for _, tr := range transports {
-		t.Run(string(tr), func(t *testing.T) {
+		t.Run(tr.String(), func(t *testing.T) {
 			cl := dial(t, srv, client.WithTransport(tr))
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -233,7 +233,7 @@ func TestCancelStopsHandler(t *testing.T) {
 func TestMaxConnsRefused(t *testing.T) {
 	srv := testServer(t, Config{MaxConns: 1})
 	for _, tr := range transports {
-		t.Run(string(tr), func(t *testing.T) {
+		t.Run(tr.String(), func(t *testing.T) {
 			cl := dial(t, srv, client.WithTransport(tr))
 			_, err := client.Dial(context.Background(), srv.SocketPath(), client.WithTransport(tr))
 			var pe *protocol.Error
@@ -332,7 +332,7 @@ func TestShutdownDrainTimeoutCancels(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	for _, cfg := range []Config{
-		{Transport: "carrier-pigeon"},
+		{Transports: []protocol.Transport{9}},
 		{MaxConns: -1},
 		{RingSize: -1},
 		{MaxFrame: DefaultMaxFrame + 1},

@@ -105,7 +105,7 @@ func newSession(srv *Server, fc frameConn, info SessionInfo) *session {
 		srv:     srv,
 		fc:      fc,
 		info:    info,
-		log:     srv.log.With("session", info.ID, "transport", string(info.Transport)),
+		log:     srv.log.With("session", info.ID, "transport", info.Transport.String()),
 		ctx:     ctx,
 		stop:    stop,
 		started: time.Now(),
@@ -436,7 +436,7 @@ func (s *session) handshake(f protocol.Frame) error {
 	// Grant the features both sides have: zstd, unless this transport's
 	// compression is off.
 	threshold := s.srv.cfg.CompressSocket
-	if s.info.Transport == TransportShm {
+	if s.info.Transport == protocol.TransportShm {
 		threshold = s.srv.cfg.CompressShm
 	}
 	var granted protocol.Features

@@ -73,7 +73,7 @@ func (s *Server) Stats() Stats {
 	for _, sess := range list {
 		ss := SessionStats{
 			ID:         sess.info.ID,
-			Transport:  string(sess.info.Transport),
+			Transport:  sess.info.Transport.String(),
 			PID:        sess.info.PID,
 			AgeSeconds: now.Sub(sess.started).Seconds(),
 			Requests:   sess.requests.Load(),

@@ -36,18 +36,18 @@ func warmUp(call func()) {
 
 var warmUpTime = 50 * time.Millisecond
 
-func benchClient(b *testing.B, tr client.Transport, opts ...client.Option) *client.Client {
+func benchClient(b *testing.B, tr protocol.Transport, opts ...client.Option) *client.Client {
 	sock := filepath.Join(socketDir(b), "d.sock")
 	startDaemon(b, sock)
 	return dialDaemon(b, sock, append([]client.Option{client.WithTransport(tr), client.WithHeartbeat(0, 0)}, opts...)...)
 }
 
-var benchTransports = []client.Transport{client.TransportShm, client.TransportSocket}
+var benchTransports = []protocol.Transport{protocol.TransportShm, protocol.TransportSocket}
 
 // BenchmarkPing is a Heartbeat round trip to a ringwired child process.
 func BenchmarkPing(b *testing.B) {
 	for _, tr := range benchTransports {
-		b.Run("transport="+string(tr), func(b *testing.B) {
+		b.Run("transport="+tr.String(), func(b *testing.B) {
 			cl := benchClient(b, tr)
 			ctx := context.Background()
 			warmUp(func() { cl.Ping(ctx) })
@@ -81,7 +81,7 @@ func BenchmarkComplete1KiB(b *testing.B) {
 		b.Fatalf("request payload is %d bytes", n)
 	}
 	for _, tr := range benchTransports {
-		b.Run("transport="+string(tr), func(b *testing.B) {
+		b.Run("transport="+tr.String(), func(b *testing.B) {
 			cl := benchClient(b, tr)
 			ctx := context.Background()
 			warmUp(func() { cl.Complete(ctx, req) })
@@ -105,7 +105,7 @@ func BenchmarkComplete1KiB(b *testing.B) {
 // 2): Ping round trips from parallel goroutines, reported as calls/s.
 func BenchmarkPipelined(b *testing.B) {
 	for _, tr := range benchTransports {
-		b.Run("transport="+string(tr), func(b *testing.B) {
+		b.Run("transport="+tr.String(), func(b *testing.B) {
 			cl := benchClient(b, tr, client.WithConns(2))
 			b.ReportAllocs()
 			b.SetParallelism(16)
@@ -174,7 +174,7 @@ func BenchmarkAppendComplete1KiB(b *testing.B) {
 		MaxTokens: 4,
 	}
 	for _, tr := range benchTransports {
-		b.Run("transport="+string(tr), func(b *testing.B) {
+		b.Run("transport="+tr.String(), func(b *testing.B) {
 			cl := benchClient(b, tr)
 			ctx := context.Background()
 			buf := make([]byte, 0, 4096)

@@ -45,8 +45,8 @@ func stats(t testing.TB, cl *client.Client) daemon.Stats {
 func TestEndToEnd(t *testing.T) {
 	sock := filepath.Join(socketDir(t), "d.sock")
 	startDaemon(t, sock)
-	for _, tr := range []client.Transport{client.TransportShm, client.TransportSocket} {
-		t.Run(string(tr), func(t *testing.T) {
+	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+		t.Run(tr.String(), func(t *testing.T) {
 			cl := dialDaemon(t, sock, client.WithTransport(tr), client.WithConns(2))
 			ctx := context.Background()
 			rtt, err := cl.Ping(ctx)
@@ -120,8 +120,8 @@ func TestEndToEnd(t *testing.T) {
 // SIGKILL the daemon: calls in flight fail fast; Ping works again soon
 // after a new daemon listens.
 func TestDaemonKilled(t *testing.T) {
-	for _, tr := range []client.Transport{client.TransportShm, client.TransportSocket} {
-		t.Run(string(tr), func(t *testing.T) {
+	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+		t.Run(tr.String(), func(t *testing.T) {
 			sock := filepath.Join(socketDir(t), "d.sock")
 			d := startDaemon(t, sock)
 			cl := dialDaemon(t, sock, client.WithTransport(tr), client.WithConns(2))

@@ -1,6 +1,14 @@
 package protocol
 
-// Transport says what a connection runs over.
+import (
+	"fmt"
+	"strings"
+)
+
+// Transport says what a connection runs over. It is the one transport type
+// of every ringwire module: the Handshake carries it, the client's
+// WithTransport takes it, the daemon serves a set of them. Its text form
+// ("shm", "socket") is what flags, logs and JSON use.
 type Transport uint8
 
 // Transports.
@@ -13,6 +21,31 @@ const (
 // String returns "shm", "socket", "unspecified" or "Transport(n)".
 func (t Transport) String() string {
 	return enumName(uint8(t), []string{"unspecified", "shm", "socket"}, "Transport")
+}
+
+// ParseTransport parses "shm" or "socket" (case and surrounding spaces
+// ignored).
+func ParseTransport(s string) (Transport, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "shm":
+		return TransportShm, nil
+	case "socket":
+		return TransportSocket, nil
+	}
+	return TransportUnspecified, fmt.Errorf("protocol: unknown transport %q (want shm or socket)", s)
+}
+
+// MarshalText returns the transport's name, as String does.
+func (t Transport) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// UnmarshalText parses a name, as ParseTransport does.
+func (t *Transport) UnmarshalText(b []byte) error {
+	v, err := ParseTransport(string(b))
+	if err != nil {
+		return err
+	}
+	*t = v
+	return nil
 }
 
 // StreamSuffix is appended to the daemon's socket path (the socket of the

@@ -49,7 +49,7 @@ type command struct {
 	name      string
 	args      []string
 	socket    string
-	transport string
+	transport protocol.Transport
 	timeout   time.Duration
 	count     int
 	maxTokens uint
@@ -66,7 +66,7 @@ func parse(args []string, stderr io.Writer) (command, int, bool) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.socket, "socket", shmring.DefaultSocketPath(), "the daemon's Unix socket `path` (the socket transport dials path"+protocol.StreamSuffix+")")
-	fs.StringVar(&c.transport, "transport", "shm", "transport: shm or socket")
+	fs.TextVar(&c.transport, "transport", protocol.TransportShm, "transport: shm or socket")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up after this long")
 	fs.IntVar(&c.count, "count", 1, "ping: how many pings")
 	fs.UintVar(&c.maxTokens, "max-tokens", 0, "complete: max_tokens (0 = the provider's default)")
@@ -111,12 +111,6 @@ func parse(args []string, stderr io.Writer) (command, int, bool) {
 		fmt.Fprintf(stderr, "ringwirectl: unknown command %q (want ping, stats or complete)\n", c.name)
 		return c, 2, false
 	}
-	switch c.transport {
-	case "shm", "socket":
-	default:
-		fmt.Fprintf(stderr, "ringwirectl: -transport %q: want shm or socket\n", c.transport)
-		return c, 2, false
-	}
 	if c.count < 1 {
 		fmt.Fprintf(stderr, "ringwirectl: -count must be at least 1, got %d\n", c.count)
 		return c, 2, false
@@ -126,7 +120,7 @@ func parse(args []string, stderr io.Writer) (command, int, bool) {
 
 // dialled returns the path a client on transport really connects to.
 func (c command) dialled() string {
-	if c.transport == "socket" {
+	if c.transport == protocol.TransportSocket {
 		return protocol.StreamPath(c.socket)
 	}
 	return c.socket
@@ -139,7 +133,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	cl, err := client.Dial(ctx, c.socket, client.WithTransport(client.Transport(c.transport)),
+	cl, err := client.Dial(ctx, c.socket, client.WithTransport(c.transport),
 		client.WithClientName("ringwirectl"), client.WithHeartbeat(0, 0))
 	if err != nil {
 		fmt.Fprintf(stderr, "ringwirectl: %s: %v\n", c.dialled(), err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ringwire/ringwire/protocol"
 	"go.uber.org/goleak"
 )
 
@@ -23,16 +24,16 @@ func TestParse(t *testing.T) {
 		name      string
 		rest      []string
 		count     int
-		transport string
+		transport protocol.Transport
 		maxTokens uint
 	}{
-		{args: []string{"ping"}, ok: true, name: "ping", count: 1, transport: "shm"},
-		{args: []string{"ping", "-count", "3"}, ok: true, name: "ping", count: 3, transport: "shm"},
-		{args: []string{"-count", "3", "ping"}, ok: true, name: "ping", count: 3, transport: "shm"},
-		{args: []string{"-transport", "socket", "stats"}, ok: true, name: "stats", count: 1, transport: "socket"},
-		{args: []string{"stats", "-transport=socket"}, ok: true, name: "stats", count: 1, transport: "socket"},
-		{args: []string{"complete", "a", "-max-tokens", "2", "b"}, ok: true, name: "complete", rest: []string{"a", "b"}, count: 1, transport: "shm", maxTokens: 2},
-		{args: []string{"complete", "--", "-count", "x"}, ok: true, name: "complete", rest: []string{"-count", "x"}, count: 1, transport: "shm"},
+		{args: []string{"ping"}, ok: true, name: "ping", count: 1, transport: protocol.TransportShm},
+		{args: []string{"ping", "-count", "3"}, ok: true, name: "ping", count: 3, transport: protocol.TransportShm},
+		{args: []string{"-count", "3", "ping"}, ok: true, name: "ping", count: 3, transport: protocol.TransportShm},
+		{args: []string{"-transport", "socket", "stats"}, ok: true, name: "stats", count: 1, transport: protocol.TransportSocket},
+		{args: []string{"stats", "-transport=socket"}, ok: true, name: "stats", count: 1, transport: protocol.TransportSocket},
+		{args: []string{"complete", "a", "-max-tokens", "2", "b"}, ok: true, name: "complete", rest: []string{"a", "b"}, count: 1, transport: protocol.TransportShm, maxTokens: 2},
+		{args: []string{"complete", "--", "-count", "x"}, ok: true, name: "complete", rest: []string{"-count", "x"}, count: 1, transport: protocol.TransportShm},
 		{args: []string{"ping", "x"}},
 		{args: []string{"complete"}},
 		{args: []string{"frobnicate"}},
@@ -57,11 +58,11 @@ func TestParse(t *testing.T) {
 }
 
 func TestDialled(t *testing.T) {
-	c := command{socket: "/run/x.sock", transport: "shm"}
+	c := command{socket: "/run/x.sock", transport: protocol.TransportShm}
 	if got := c.dialled(); got != "/run/x.sock" {
 		t.Errorf("shm dials %q", got)
 	}
-	c.transport = "socket"
+	c.transport = protocol.TransportSocket
 	if got := c.dialled(); got != "/run/x.sock.stream" {
 		t.Errorf("socket dials %q", got)
 	}

@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ringwired: -provider %q: unknown provider (available: mock)\n", *provider)
 		return 2
 	}
-	tr, err := daemon.ParseTransport(*transport)
+	tr, err := daemon.ParseTransports(*transport)
 	if err != nil {
 		fmt.Fprintf(stderr, "ringwired: -transport: %v\n", err)
 		return 2
@@ -115,7 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	srv, err := daemon.New(daemon.Config{
 		SocketPath:   *socket,
-		Transport:    tr,
+		Transports:   tr,
 		Provider:     prov,
 		MaxConns:     *maxConns,
 		RingSize:     *ringSize,
