@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,13 +102,6 @@ type pending struct {
 	free   [][]byte // consumed frame buffers to reuse
 	ended  bool     // the terminal frame was queued or the call failed
 	serr   error
-}
-
-// sframe is a stream frame received: its payload is in buf, a buffer of
-// its own.
-type sframe struct {
-	f   protocol.Frame
-	buf []byte
 }
 
 var pendings = sync.Pool{New: func() any { return &pending{ch: make(chan struct{}, 1)} }}
@@ -240,99 +232,6 @@ func (c *conn) handshake(ctx context.Context) error {
 // alive reports whether the connection can take calls.
 func (c *conn) alive() bool { return !c.dead.Load() }
 
-// start registers p under a fresh id and sends the request frame.
-//
-// Writes are group-committed: a caller queues its frame under wmu and, if
-// no other caller is writing, becomes the flusher and writes everything
-// queued (its own frame and those queued meanwhile) in one batch, which
-// the shared-memory transport publishes with at most one wake-up of the
-// daemon. ids are assigned in queue order, so they reach the daemon in
-// increasing order.
-func (c *conn) start(ctx context.Context, typ protocol.MsgType, payload []byte, p *pending) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := c.lockLive(); err != nil {
-		return err
-	}
-	c.registerLocked([]*pending{p})
-	c.queueLocked(typ, p.id, payload)
-	return c.flushLocked()
-}
-
-// lockLive takes wmu, unless the connection is down: then it returns the
-// (retryable) ErrUnavailable error a call gets.
-func (c *conn) lockLive() error {
-	c.wmu.Lock()
-	if c.dead.Load() {
-		c.wmu.Unlock()
-		return fmt.Errorf("%w: %w", ErrUnavailable, c.downErr())
-	}
-	return nil
-}
-
-// registerLocked gives each of ps the next id, in order, and registers it
-// for its answer; wmu is held, so ids reach the daemon in increasing order.
-func (c *conn) registerLocked(ps []*pending) {
-	c.mu.Lock()
-	for _, p := range ps {
-		c.nextID++
-		p.id = c.nextID
-		c.calls[p.id] = p
-	}
-	c.mu.Unlock()
-}
-
-// queueLocked appends a frame to the write queue; wmu is held.
-func (c *conn) queueLocked(typ protocol.MsgType, id uint64, payload []byte) {
-	c.wq = protocol.AppendFrameCompress(c.wq, typ, protocol.FlagRequest, id, payload, c.zthreshold)
-	c.wends = append(c.wends, len(c.wq))
-}
-
-// flushLocked writes the queue unless another goroutine is already doing
-// so (it will write our frame too). It is called with wmu held and
-// releases it. A failed write fails the whole connection: every call
-// queued, sent or not, then ends with the connection's error.
-func (c *conn) flushLocked() error {
-	if c.flushing {
-		c.wmu.Unlock()
-		return nil
-	}
-	c.flushing = true
-	var err error
-	for len(c.wends) > 0 && err == nil {
-		buf, ends := c.wq, c.wends
-		c.wq, c.wends = c.wq2[:0], c.wends2[:0]
-		c.wmu.Unlock()
-		err = c.t.WriteBatch(buf, ends, &c.wscratch)
-		c.wmu.Lock()
-		if cap(buf) > 64<<10 {
-			buf = nil
-		}
-		c.wq2, c.wends2 = buf[:0], ends[:0]
-	}
-	c.flushing = false
-	c.wmu.Unlock()
-	if err != nil {
-		c.fail(fmt.Errorf("%w: write: %w", ErrConnLost, err))
-		// The transport refused the batch: the daemon is gone or the
-		// connection closed, so our frame was not served.
-		return fmt.Errorf("%w: write: %w", ErrUnavailable, err)
-	}
-	return nil
-}
-
-// send writes a frame that is not a new request (Cancel, credit).
-func (c *conn) send(typ protocol.MsgType, id uint64, payload []byte) {
-	c.wmu.Lock()
-	if c.dead.Load() {
-		c.wmu.Unlock()
-		return
-	}
-	c.queueLocked(typ, id, payload)
-	_ = c.flushLocked()
-}
-
 // remove forgets call id; it reports whether the call was still registered
 // (false means the reader already completed it).
 func (c *conn) remove(id uint64) bool {
@@ -350,195 +249,6 @@ func (c *conn) cancel(id uint64) bool {
 	}
 	c.send(protocol.MsgCancel, id, nil)
 	return true
-}
-
-// grant gives the daemon n more credits on stream id.
-func (c *conn) grant(id uint64, n int) {
-	var b [protocol.CreditSize]byte
-	c.send(protocol.MsgCredit, id, protocol.AppendCredit(b[:0], uint32(n)))
-}
-
-// wait waits for unary call p; on ctx's end it cancels the call.
-//
-// Leader/follower: a waiting caller that finds nobody reading the
-// transport takes the read token and reads itself, delivering other calls'
-// frames to them, until its own answer arrives; then, if calls remain in
-// flight, it hands the token to the background reader, which keeps it
-// until no call is left. So a lone caller is woken by the transport itself,
-// not by another goroutine; under load the background reader stays hot;
-// and only one goroutine per connection spins on the ring. On the socket
-// transport the background reader holds the token whenever nobody else
-// does; a caller then kicks it (see kickLocked) and becomes its heir.
-func (c *conn) wait(ctx context.Context, p *pending) error { return c.waitHold(ctx, p, false) }
-
-// waitHold is wait; with hold, a caller that leads keeps the read token
-// when p is answered instead of handing it to the background reader (it
-// is about to wait for another call of its batch, see waitBatch, and
-// hands the token on itself). The socket transport ignores hold.
-func (c *conn) waitHold(ctx context.Context, p *pending, hold bool) error {
-	for !p.done.Load() {
-		if c.leaders {
-			c.mu.Lock()
-			if !c.reading && !p.done.Load() {
-				c.reading = true
-				c.leaveLocked(p)
-				c.mu.Unlock()
-				if err := c.lead(ctx, p, hold && !c.kickable); err != nil {
-					return c.abandon(ctx, p)
-				}
-				continue
-			}
-			if c.kickable && c.bgHolds && c.heir == nil && !p.done.Load() {
-				c.heir = p
-				c.kickLocked()
-			}
-			c.mu.Unlock()
-		}
-		if done := ctx.Done(); done == nil {
-			<-p.ch // a plain receive is cheaper than a select
-		} else {
-			select {
-			case <-p.ch:
-			case <-done:
-				return c.abandon(ctx, p)
-			}
-		}
-	}
-	if c.kickable {
-		c.mu.Lock()
-		c.leaveLocked(p)
-		c.mu.Unlock()
-	}
-	return p.err
-}
-
-// abandon ends a wait whose ctx is done: it cancels the call unless its
-// answer is already being delivered.
-func (c *conn) abandon(ctx context.Context, p *pending) error {
-	if c.kickable {
-		c.mu.Lock()
-		c.leaveLocked(p)
-		c.mu.Unlock()
-	}
-	if c.cancel(p.id) {
-		return ctx.Err()
-	}
-	// The call was completed (or failed) by a reader right now; its
-	// result is set before done.
-	for !p.done.Load() {
-		<-p.ch
-	}
-	return p.err
-}
-
-// leaveLocked forgets p as the heir; if the token was handed to p and is
-// still free, it is passed on.
-func (c *conn) leaveLocked(p *pending) {
-	if c.heir == p {
-		c.heir = nil
-	}
-	if p.offered {
-		p.offered = false
-		if !c.reading {
-			c.passLocked()
-		}
-	}
-}
-
-// kickLocked makes the reader's blocked read (socket transport) return
-// os.ErrDeadlineExceeded by setting a read deadline in the past; the
-// reader that sees it clears it (readOne).
-func (c *conn) kickLocked() {
-	if c.kickable && !c.kicked {
-		c.kicked = true
-		_ = c.t.SetReadDeadline(time.Unix(1, 0))
-	}
-}
-
-// kick makes sure somebody reads the transport for a call no caller will
-// lead (a stream).
-func (c *conn) kick() {
-	c.mu.Lock()
-	if c.leaders && !c.reading {
-		c.passLocked()
-	}
-	c.mu.Unlock()
-}
-
-// passLocked hands the free read token to the background reader when calls
-// are in flight.
-func (c *conn) passLocked() {
-	if len(c.calls) > 0 {
-		select {
-		case c.bgWake <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// idleGrace is how often the socket transport's background reader looks
-// whether the connection went idle (no call in flight, nobody reading, no
-// caller led since it last looked); then it reads, to see EOF or a
-// Disconnect, until a caller kicks it. So a dead daemon is noticed within
-// about two idleGrace on an idle connection, while calls in quick
-// succession read for themselves without kicks.
-const idleGrace = time.Millisecond
-
-// idle reports whether no call is in flight and nobody reads.
-func (c *conn) idle() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.calls) == 0 && !c.reading
-}
-
-// errKicked is readOne's answer when a kick interrupted the read.
-var errKicked = errors.New("client: read interrupted")
-
-// lead reads frames while holding the read token until p is answered, the
-// connection fails or ctx ends (then it returns ctx's error). It releases
-// the token and, unless hold is set and p was answered, hands it to the
-// background reader when calls are in flight.
-func (c *conn) lead(ctx context.Context, p *pending, hold bool) error {
-	var stop func() bool
-	if c.kickable && ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() {
-			c.mu.Lock()
-			c.kickLocked()
-			c.mu.Unlock()
-		})
-	}
-	if c.kickable && !c.used.Load() {
-		c.used.Store(true)
-	}
-	var err error
-	c.leader = p
-	for !p.done.Load() {
-		c.yieldIfWoke()
-		err = c.readOne(ctx)
-		if err == errKicked {
-			if err = ctx.Err(); err != nil {
-				break
-			}
-			continue
-		}
-		if err != nil {
-			break
-		}
-	}
-	c.leader = nil
-	if stop != nil {
-		stop()
-	}
-	c.mu.Lock()
-	c.reading = false
-	if !hold || err != nil {
-		c.passLocked()
-	}
-	c.mu.Unlock()
-	if err != nil && !p.done.Load() && ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return nil
 }
 
 // readLoop is the background reader: it reads when the read token is
@@ -625,20 +335,6 @@ func (c *conn) readLoop() {
 				break
 			}
 			c.mu.Unlock()
-		}
-	}
-}
-
-// yieldIfWoke lets the goroutines the token holder just handed answers to
-// run before it reads (and spins) again: Go queues a woken goroutine on
-// the waker's P, and another P takes it over only after a few
-// microseconds. Only the shared-memory transport spins; a socket read
-// blocks, which lets them run anyway. The caller holds the read token.
-func (c *conn) yieldIfWoke() {
-	if c.woke {
-		c.woke = false
-		if !c.kickable {
-			runtime.Gosched()
 		}
 	}
 }
@@ -834,53 +530,6 @@ func (c *conn) close() {
 	}
 	c.fail(ErrClosed)
 	c.wg.Wait()
-}
-
-// heartbeatLoop pings the daemon when the connection has been quiet for a
-// heartbeat interval, and declares it lost when a ping goes unanswered.
-func (c *conn) heartbeatLoop() {
-	defer c.wg.Done()
-	tick := time.NewTicker(c.o.hbInterval / 2)
-	defer tick.Stop()
-	lastRecv := time.Now()
-	for {
-		var now time.Time
-		select {
-		case <-c.done:
-			return
-		case now = <-tick.C:
-		}
-		if c.recvd.Swap(false) {
-			lastRecv = now
-		}
-		if now.Sub(lastRecv) < c.o.hbInterval {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), c.o.hbTimeout)
-		_, err := c.ping(ctx)
-		cancel()
-		if err != nil && !c.dead.Load() {
-			c.fail(fmt.Errorf("%w: no heartbeat answer within %v", ErrConnLost, c.o.hbTimeout))
-			return
-		}
-	}
-}
-
-// ping sends a Heartbeat and waits for its answer.
-func (c *conn) ping(ctx context.Context) (time.Duration, error) {
-	p := getPending()
-	start := time.Now()
-	p.hb = protocol.Heartbeat{SentUnixNano: start.UnixNano()}
-	err := c.start(ctx, protocol.MsgHeartbeat, p.enc.Encode(&p.hb), p)
-	if err == nil {
-		err = c.wait(ctx, p)
-	}
-	rtt := time.Since(start)
-	if err == nil && p.typ != protocol.MsgHeartbeat {
-		err = fmt.Errorf("%w: Heartbeat answered with %v", ErrProtocol, p.typ)
-	}
-	putPending(p)
-	return rtt, err
 }
 
 func (c *conn) downErr() error {
