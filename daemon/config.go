@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -47,9 +46,6 @@ const (
 	DefaultCompressShm    = -1
 	DefaultCompressSocket = -1
 )
-
-// ErrConfig is wrapped by the errors New returns for an unusable Config.
-var ErrConfig = errors.New("daemon: invalid config")
 
 // Config configures a Server. The zero value works: every field has a
 // default, documented beside it.

@@ -16,18 +16,6 @@ import (
 	"github.com/ringwire/ringwire/shmring"
 )
 
-// Errors reported by ResponseWriter methods.
-var (
-	// ErrCallDone is returned when a frame is sent for a call that already
-	// ended (a terminal frame was sent, it was canceled, or its session
-	// closed).
-	ErrCallDone = errors.New("daemon: call already ended")
-	// ErrAddrInUse is returned when a live daemon already serves the path.
-	ErrAddrInUse = errors.New("daemon: address in use")
-	// ErrServerClosed is returned by Serve after Shutdown.
-	ErrServerClosed = errors.New("daemon: server closed")
-)
-
 // errDisconnect ends a session cleanly when the client sends Disconnect.
 var errDisconnect = errors.New("daemon: client disconnected")
 
@@ -152,14 +140,6 @@ func (s *session) serve() {
 			return
 		}
 	}
-}
-
-// batchConn is a transport that reads every waiting message at once and
-// writes several with one publish (the shared-memory transport).
-type batchConn interface {
-	PeekBatch(dst [][]byte) ([][]byte, error)
-	Release()
-	WriteMsgs(msgs [][]byte) (int, error)
 }
 
 // serveBatches is serve's loop over a batchConn: it takes every message
@@ -507,23 +487,6 @@ func (s *session) run(c *call, h Handler) {
 	h.ServeFrame(c.ctx, c, &c.req)
 }
 
-// inlineCall prepares the session's reusable call for request f, served
-// inline: its payload is f's (the reader's private copy, not copied again)
-// and its context the session's, since nothing can cancel it meanwhile.
-func (s *session) inlineCall(f protocol.Frame) *call {
-	c := s.icall
-	if c == nil {
-		c = &call{s: s, ctx: s.ctx, cancel: func() {}, inline: true}
-		s.icall = c
-	}
-	c.finished.Store(false)
-	c.canceled.Store(false)
-	c.streamed = false
-	c.credit.Store(protocol.StreamWindow)
-	c.req = Request{Type: f.Type, Flags: f.Flags, ID: f.ID, Payload: f.Payload, Session: s.info}
-	return c
-}
-
 // runInline runs an inline handler in the reader goroutine; see run.
 func (s *session) runInline(c *call, h Handler) {
 	defer func() {
@@ -540,15 +503,6 @@ func (s *session) runInline(c *call, h Handler) {
 		s.srv.inflight.Add(-1)
 	}()
 	h.ServeFrame(c.ctx, c, &c.req)
-}
-
-// send writes a frame of call c: queued in the reader's batch for an
-// inline call, written at once otherwise.
-func (c *call) send(typ protocol.MsgType, flags protocol.Flags, payload []byte) error {
-	if c.inline {
-		return c.s.queue(typ, flags, c.req.ID, payload)
-	}
-	return c.s.write(typ, flags, c.req.ID, payload)
 }
 
 // write sends one frame; writers are serialized.
@@ -595,98 +549,4 @@ func (s *session) close() {
 			close(s.done)
 		}()
 	})
-}
-
-// call is one request being served; it is the handler's ResponseWriter.
-type call struct {
-	s         *session
-	req       Request
-	ctx       context.Context
-	cancel    context.CancelFunc
-	credit    atomic.Int64
-	creditSig chan struct{}
-	finished  atomic.Bool
-	canceled  atomic.Bool
-	streamed  bool
-	inline    bool // served in the reader goroutine (Mux Inline)
-}
-
-func newCall(s *session, f protocol.Frame) *call {
-	ctx, cancel := context.WithCancel(s.ctx)
-	c := &call{s: s, ctx: ctx, cancel: cancel, creditSig: make(chan struct{}, 1)}
-	c.credit.Store(protocol.StreamWindow)
-	c.req = Request{
-		Type:    f.Type,
-		Flags:   f.Flags,
-		ID:      f.ID,
-		Payload: append([]byte(nil), f.Payload...),
-		Session: s.info,
-	}
-	return c
-}
-
-func (c *call) Respond(typ protocol.MsgType, payload []byte) error {
-	return c.terminal(typ, protocol.FlagResponse, payload)
-}
-
-func (c *call) Send(typ protocol.MsgType, payload []byte) error {
-	if c.finished.Load() || c.canceled.Load() {
-		return ErrCallDone
-	}
-	if err := c.waitCredit(); err != nil {
-		return err
-	}
-	c.streamed = true
-	if err := c.send(typ, protocol.FlagResponse|protocol.FlagStream, payload); err != nil {
-		return fmt.Errorf("%w: %w", ErrCallDone, err)
-	}
-	return nil
-}
-
-func (c *call) End(typ protocol.MsgType, payload []byte) error {
-	if c.finished.Load() || c.canceled.Load() {
-		return ErrCallDone
-	}
-	if err := c.waitCredit(); err != nil {
-		c.finished.Store(true)
-		return err
-	}
-	return c.terminal(typ, protocol.FlagResponse|protocol.FlagStream|protocol.FlagEnd, payload)
-}
-
-func (c *call) Error(code protocol.ErrorCode, message string, retryable bool) error {
-	flags := protocol.FlagResponse
-	if c.streamed {
-		flags |= protocol.FlagStream | protocol.FlagEnd
-	}
-	return c.terminal(protocol.MsgError, flags, encodeError(nil, code, message, retryable))
-}
-
-func (c *call) terminal(typ protocol.MsgType, flags protocol.Flags, payload []byte) error {
-	if c.finished.Swap(true) || c.canceled.Load() {
-		return ErrCallDone
-	}
-	if err := c.send(typ, flags, payload); err != nil {
-		return fmt.Errorf("%w: %w", ErrCallDone, err)
-	}
-	return nil
-}
-
-// waitCredit takes one credit, waiting for the client to grant more.
-func (c *call) waitCredit() error {
-	for {
-		if c.credit.Add(-1) >= 0 {
-			return nil
-		}
-		c.credit.Add(1)
-		if c.inline {
-			// Credit arrives through the reader, which is running us.
-			return fmt.Errorf("%w: an inline handler ran out of stream credit", ErrCallDone)
-		}
-		select {
-		case <-c.creditSig:
-		case <-c.ctx.Done():
-			return fmt.Errorf("%w: %w", ErrCallDone, context.Cause(c.ctx))
-		}
-	}
 }

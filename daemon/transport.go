@@ -40,6 +40,14 @@ type frameReader interface {
 	Buffered() int
 }
 
+// batchConn is a transport that reads every waiting message at once and
+// writes several with one publish (the shared-memory transport).
+type batchConn interface {
+	PeekBatch(dst [][]byte) ([][]byte, error)
+	Release()
+	WriteMsgs(msgs [][]byte) (int, error)
+}
+
 // sockConn is the socket transport: frames back to back on a Unix stream
 // socket, read with a protocol.Reader (a header is validated before its
 // payload is read, so an oversized length is refused without allocating
