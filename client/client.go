@@ -41,9 +41,11 @@ type Client struct {
 }
 
 // Dial connects to the daemon whose socket is socketPath (for the socket
-// transport, protocol.StreamPath(socketPath)). Unless WithLazyDial is given it
-// makes one connection before returning, so a daemon that is not running
-// or refuses is reported here.
+// transport, protocol.StreamPath(socketPath)). On either transport the
+// process listening there must run as our uid, or the connection is
+// dropped with ErrPeerUID. Unless WithLazyDial is given Dial makes one
+// connection before returning, so a daemon that is not running, refuses,
+// or runs as another user is reported here.
 func Dial(ctx context.Context, socketPath string, opts ...Option) (*Client, error) {
 	cl := &Client{path: socketPath, o: defaultOptions()}
 	for _, opt := range opts {
@@ -99,7 +101,7 @@ func (cl *Client) construct(ctx context.Context) (*conn, error) {
 	cl.bmu.Lock()
 	defer cl.bmu.Unlock()
 	if err != nil {
-		if !errors.Is(err, ErrRefused) && !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrProtocol) {
+		if !errors.Is(err, ErrRefused) && !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrPeerUID) {
 			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		cl.backoff = min(max(2*cl.backoff, time.Millisecond), cl.o.maxBackoff)

@@ -29,6 +29,13 @@ var (
 	// *protocol.Error (code TooManyConns, Unavailable, ...). Retryable.
 	ErrRefused = errors.New("client: connection refused by the daemon")
 
+	// ErrPeerUID means the daemon's socket is served by a process running
+	// as another uid (checked with SO_PEERCRED, or LOCAL_PEERCRED on macOS
+	// and FreeBSD, on either transport): the client does not talk to it,
+	// since another user's process could be impersonating the daemon. The
+	// error also wraps shmring.ErrPeerUID and names the uid. Not retryable.
+	ErrPeerUID = errors.New("client: the daemon runs as another uid")
+
 	// ErrProtocol means the daemon sent something that breaks the
 	// protocol; the connection is closed. Not retryable.
 	ErrProtocol = errors.New("client: protocol violation by the daemon")
@@ -36,8 +43,9 @@ var (
 
 // IsRetryable reports whether a call that failed with err may succeed if
 // the caller makes it again: ErrUnavailable, ErrConnLost, ErrRefused, and
-// daemon errors marked retryable (Overloaded, Unavailable). The client
-// itself never retries, because tool calls need not be idempotent.
+// daemon errors marked retryable (Overloaded, Unavailable); not ErrClosed,
+// ErrProtocol or ErrPeerUID. The client itself never retries, because tool
+// calls need not be idempotent.
 func IsRetryable(err error) bool {
 	if err == nil {
 		return false

@@ -1,11 +1,14 @@
 package client
 
 import (
+	"context"
 	"log/slog"
+	"net"
 	"runtime"
 	"time"
 
 	"github.com/ringwire/ringwire/protocol"
+	"github.com/ringwire/ringwire/shmring"
 )
 
 // Defaults for the options.
@@ -42,6 +45,10 @@ type options struct {
 	logger      *slog.Logger
 	lazy        bool
 	compress    int // threshold; 0 off, -1 the transport's default
+
+	// dialUnix connects the socket transport: shmring.DialUnix, or a
+	// stand-in in tests that cannot run a listener as another uid.
+	dialUnix func(ctx context.Context, path string, opts ...shmring.Option) (*net.UnixConn, shmring.PeerInfo, error)
 }
 
 func defaultOptions() options {
@@ -61,6 +68,7 @@ func defaultOptions() options {
 		maxPayload:  protocol.DefaultMaxPayload,
 		logger:      slog.Default(),
 		compress:    -1,
+		dialUnix:    shmring.DialUnix,
 	}
 }
 
@@ -89,7 +97,8 @@ func WithConns(n int) Option {
 // WithTransport selects the transport: protocol.TransportShm (shared-memory
 // rings, Linux only) or protocol.TransportSocket (the frames over a Unix
 // socket at protocol.StreamPath of the daemon's socket path, served by the
-// daemon's -transport socket or both; it works everywhere). Default:
+// daemon's -transport socket or both; Linux, macOS and FreeBSD). Both
+// check that the daemon runs as our uid (ErrPeerUID). Default:
 // TransportShm on Linux, TransportSocket elsewhere.
 func WithTransport(t protocol.Transport) Option { return func(o *options) { o.transport = t } }
 

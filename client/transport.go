@@ -114,6 +114,8 @@ func (s *shmConn) Close() error                      { return s.c.Close() }
 // the background reader of an idle connection waits on it.
 func (s *shmConn) Done() <-chan struct{} { return s.c.Done() }
 
+// dialShm sets up a shared-memory connection at path; shmring.Dial checks
+// that the listener runs as our uid.
 func dialShm(ctx context.Context, path string, o *options) (msgConn, error) {
 	c, err := shmring.Dial(ctx, path,
 		shmring.WithRingSize(o.ringSize),
@@ -124,9 +126,19 @@ func dialShm(ctx context.Context, path string, o *options) (msgConn, error) {
 		if errors.As(err, &re) {
 			return nil, refusal(re.Reason)
 		}
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return nil, setupErr(err)
 	}
 	return &shmConn{c: c, msgFrames: msgFrames{max: o.maxPayload}}, nil
+}
+
+// setupErr classifies an error setting up a transport: a listener running
+// as another uid is ErrPeerUID, which no retry cures; anything else (no
+// daemon, a stale socket, a timeout) is ErrUnavailable.
+func setupErr(err error) error {
+	if errors.Is(err, shmring.ErrPeerUID) {
+		return fmt.Errorf("%w: %w", ErrPeerUID, err)
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 // refusal turns the reason bytes of a refused connection (an encoded
@@ -148,11 +160,12 @@ type sockConn struct {
 	w *protocol.Writer
 }
 
+// dialSocket connects the socket transport to protocol.StreamPath(path)
+// with shmring.DialUnix, which checks that the listener runs as our uid.
 func dialSocket(ctx context.Context, path string, o *options) (msgConn, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", protocol.StreamPath(path))
+	c, _, err := o.dialUnix(ctx, protocol.StreamPath(path))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return nil, setupErr(err)
 	}
 	return newSockConn(c, o.maxPayload), nil
 }
