@@ -107,7 +107,7 @@ func (p *rawPeer) handshake() {
 }
 
 func TestBadInput(t *testing.T) {
-	srv := testServer(t, Config{MaxFrame: 1 << 20})
+	srv := testServer(t, Config{MaxPayload: 1 << 20})
 	good := dial(t, srv)
 	badCRC := handshakeFrame(1)
 	badCRC[len(badCRC)-1] ^= 0xFF

@@ -104,7 +104,7 @@ func (p *rawPeer) readFrame() (protocol.Frame, bool) {
 // compressed request that cannot be decompressed is answered with an
 // Error for its id while the session goes on.
 func TestCompressionOnTheWire(t *testing.T) {
-	srv := testServer(t, Config{CompressShm: 1024, CompressSocket: 1024, MaxFrame: 64 << 10})
+	srv := testServer(t, Config{CompressShm: 1024, CompressSocket: 1024, MaxPayload: 64 << 10})
 	for _, tr := range []string{"shm", "socket"} {
 		t.Run(tr, func(t *testing.T) {
 			var p *rawPeer

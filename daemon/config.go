@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ringwire/ringwire/protocol"
+	"github.com/ringwire/ringwire/shmring"
 )
 
 // ParseTransports parses the transports a daemon serves: "shm", "socket"
@@ -27,12 +28,6 @@ func ParseTransports(s string) ([]protocol.Transport, error) {
 const (
 	// DefaultMaxConns is the default connection limit.
 	DefaultMaxConns = 1024
-	// DefaultRingSize is the default largest ring capacity granted per
-	// direction (1 MiB).
-	DefaultRingSize = 1 << 20
-	// DefaultMaxFrame is the default largest frame payload accepted (10 MiB,
-	// the protocol's maximum).
-	DefaultMaxFrame = 10 << 20
 	// DefaultMaxInflight is the default limit of requests in flight per
 	// session.
 	DefaultMaxInflight = 256
@@ -71,14 +66,17 @@ type Config struct {
 	// Default: DefaultMaxConns.
 	MaxConns int
 
-	// RingSize is the largest ring capacity (per direction, bytes) granted
-	// to a shared-memory client. Default: DefaultRingSize.
-	RingSize int
+	// MaxRingSize is the largest ring capacity (per direction, bytes)
+	// granted to a shared-memory client (shmring.WithMaxRingSize): a client
+	// asking for more gets this much. Default: shmring.DefaultMaxRingSize.
+	MaxRingSize int
 
-	// MaxFrame is the largest frame payload accepted from a client; a
-	// larger one is a protocol error that closes the session.
-	// Default: DefaultMaxFrame.
-	MaxFrame int
+	// MaxPayload is the largest frame payload accepted from a client,
+	// after decompression, and announced in the HandshakeAck; a larger one
+	// is a protocol error that closes the session (a compressed one that
+	// inflates past it gets a TooLarge error). Default, and the most
+	// allowed: protocol.DefaultMaxPayload.
+	MaxPayload int
 
 	// MaxInflight is the most requests one session may have in flight;
 	// beyond it a request is answered with a retryable Overloaded error.
@@ -124,11 +122,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxConns == 0 {
 		c.MaxConns = DefaultMaxConns
 	}
-	if c.RingSize == 0 {
-		c.RingSize = DefaultRingSize
+	if c.MaxRingSize == 0 {
+		c.MaxRingSize = shmring.DefaultMaxRingSize
 	}
-	if c.MaxFrame == 0 {
-		c.MaxFrame = DefaultMaxFrame
+	if c.MaxPayload == 0 {
+		c.MaxPayload = protocol.DefaultMaxPayload
 	}
 	if c.MaxInflight == 0 {
 		c.MaxInflight = DefaultMaxInflight
@@ -148,10 +146,10 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case c.MaxConns < 0:
 		return c, fmt.Errorf("%w: MaxConns %d is negative", ErrConfig, c.MaxConns)
-	case c.RingSize < 0:
-		return c, fmt.Errorf("%w: RingSize %d is negative", ErrConfig, c.RingSize)
-	case c.MaxFrame < 0 || c.MaxFrame > DefaultMaxFrame:
-		return c, fmt.Errorf("%w: MaxFrame %d outside [1, %d]", ErrConfig, c.MaxFrame, DefaultMaxFrame)
+	case c.MaxRingSize < 0:
+		return c, fmt.Errorf("%w: MaxRingSize %d is negative", ErrConfig, c.MaxRingSize)
+	case c.MaxPayload < 0 || c.MaxPayload > protocol.DefaultMaxPayload:
+		return c, fmt.Errorf("%w: MaxPayload %d outside [1, %d]", ErrConfig, c.MaxPayload, protocol.DefaultMaxPayload)
 	case c.MaxInflight < 0:
 		return c, fmt.Errorf("%w: MaxInflight %d is negative", ErrConfig, c.MaxInflight)
 	case c.DrainTimeout < 0:
@@ -165,6 +163,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	return c, nil
 }
+
+// maxMessage is the largest shared-memory ring message the daemon accepts
+// (shmring.WithMaxMessage): one message is one whole frame, so the header
+// plus MaxPayload.
+func (c *Config) maxMessage() int { return protocol.HeaderSize + c.MaxPayload }
 
 // serves reports whether the configuration serves transport t.
 func (c *Config) serves(t protocol.Transport) bool { return slices.Contains(c.Transports, t) }

@@ -3,13 +3,16 @@ package daemon
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ringwire/ringwire/client"
 	"github.com/ringwire/ringwire/protocol"
+	"github.com/ringwire/ringwire/shmring"
 )
 
 // failingProvider fails after one token.
@@ -122,18 +125,25 @@ func TestListenErrors(t *testing.T) {
 	if err := srv3.Listen(); !errors.Is(err, ErrAddrInUse) {
 		t.Fatalf("second socket Listen: %v", err)
 	}
-	// An insecure directory.
+	// An insecure directory (TestSocketDirRule has every case).
 	dir, _ := os.MkdirTemp("", "rwd")
 	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
+	os.Chmod(dir, 0o777)
 	srv4, _ := New(Config{SocketPath: filepath.Join(dir, "d.sock"), Logger: srv.log, Transports: []protocol.Transport{protocol.TransportSocket}})
-	if err := srv4.Listen(); err == nil {
-		t.Fatal("listened in a 0755 directory")
+	if err := srv4.Listen(); !errors.Is(err, shmring.ErrInsecureDir) || !strings.Contains(err.Error(), "chmod go-w") {
+		t.Fatalf("listened in a 0777 directory: %v", err)
 	}
-	// A stale socket file is replaced.
 	os.Chmod(dir, 0o700)
-	os.WriteFile(filepath.Join(dir, "d.sock"+protocol.StreamSuffix), nil, 0o600)
+	// A regular file where the socket goes is not replaced.
+	stream := filepath.Join(dir, "d.sock"+protocol.StreamSuffix)
+	os.WriteFile(stream, nil, 0o600)
 	srv5, _ := New(Config{SocketPath: filepath.Join(dir, "d.sock"), Logger: srv.log, Transports: []protocol.Transport{protocol.TransportSocket}})
+	if err := srv5.Listen(); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Fatalf("listened over a regular file: %v", err)
+	}
+	// A stale socket, left by a listener that died, is replaced.
+	os.Remove(stream)
+	staleSocket(t, stream)
 	if err := srv5.Listen(); err != nil {
 		t.Fatal(err)
 	}
@@ -156,6 +166,21 @@ func TestListenErrors(t *testing.T) {
 	}
 }
 
+// staleSocket leaves a socket file at path with nobody listening on it, as
+// a daemon that was killed does.
+func staleSocket(t *testing.T, path string) {
+	t.Helper()
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
+	if fi, err := os.Lstat(path); err != nil || fi.Mode().Type() != os.ModeSocket {
+		t.Fatalf("stale socket: %v %v", fi, err)
+	}
+}
+
 // Serve returns when its context ends, after draining.
 func TestServeContext(t *testing.T) {
 	dir, _ := os.MkdirTemp("", "rwd")
@@ -166,7 +191,7 @@ func TestServeContext(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.ListenAndServe(ctx) }()
+	go func() { done <- srv.Serve(ctx) }()
 	var cl *client.Client
 	for i := 0; ; i++ {
 		if cl, err = client.Dial(context.Background(), srv.SocketPath()); err == nil {

@@ -20,8 +20,9 @@ const Version = "0.1.0"
 
 // Server is a ringwire daemon: it accepts sessions on the configured
 // transports and routes their requests to handlers. Create it with New,
-// start it with Listen and Serve (or ListenAndServe), stop it with
-// Shutdown.
+// start it with Serve (which calls Listen unless it was called first, to
+// learn of listen errors before serving), stop it with Shutdown or by
+// ending Serve's context.
 type Server struct {
 	cfg   Config
 	mux   *Mux
@@ -31,7 +32,7 @@ type Server struct {
 	mu        sync.Mutex
 	sessions  map[uint64]*session
 	shmLn     *shmring.Listener
-	sockLn    *sockListener
+	sockLn    *shmring.UnixListener
 	listening bool
 	closed    bool
 
@@ -89,8 +90,19 @@ func (s *Server) Config() Config { return s.cfg }
 // SocketPath returns the shared-memory transport's socket path.
 func (s *Server) SocketPath() string { return s.cfg.SocketPath }
 
-// Listen opens the listeners of the configured transports. Serve calls it
-// if it was not called.
+// Listen opens the listeners of the configured transports: shmring.Listen
+// on Config.SocketPath for the shared-memory transport, shmring.ListenUnix
+// on protocol.StreamPath(Config.SocketPath) for the socket transport. Both
+// apply shmring's socket-directory rule: a missing directory is created
+// 0700; an existing one must be a real directory (no symbolic link) owned
+// by this user or root that neither group nor others can write, so 0700
+// and 0755 are accepted and 0775, 0757, 1777 (/tmp), another user's
+// directory and a symlink are refused with an error that matches
+// shmring.ErrInsecureDir and says what to change. A path too long for a
+// Unix socket matches shmring.ErrPathTooLong; a live daemon on either path
+// is ErrAddrInUse, while a socket left by a dead one is replaced. Serve
+// calls Listen if it was not called; calling it again does nothing, and
+// after Shutdown it returns ErrServerClosed.
 func (s *Server) Listen() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -103,8 +115,8 @@ func (s *Server) Listen() error {
 	shm, sock := s.cfg.serves(protocol.TransportShm), s.cfg.serves(protocol.TransportSocket)
 	if shm {
 		ln, err := shmring.Listen(s.cfg.SocketPath,
-			shmring.WithMaxRingSize(s.cfg.RingSize),
-			shmring.WithMaxMessage(protocol.HeaderSize+s.cfg.MaxFrame),
+			shmring.WithMaxRingSize(s.cfg.MaxRingSize),
+			shmring.WithMaxMessage(s.cfg.maxMessage()),
 			shmring.WithAdmit(s.admit))
 		switch {
 		case errors.Is(err, shmring.ErrUnsupported) && sock:
@@ -118,13 +130,17 @@ func (s *Server) Listen() error {
 		}
 	}
 	if sock {
-		ln, err := listenSocket(protocol.StreamPath(s.cfg.SocketPath))
+		path := protocol.StreamPath(s.cfg.SocketPath)
+		ln, err := shmring.ListenUnix(path)
 		if err != nil {
 			if s.shmLn != nil {
 				s.shmLn.Close()
 				s.shmLn = nil
 			}
-			return err
+			if errors.Is(err, shmring.ErrAddrInUse) {
+				return fmt.Errorf("%w: %s: %w", ErrAddrInUse, path, err)
+			}
+			return fmt.Errorf("daemon: socket transport: listen %s: %w", path, err)
 		}
 		s.sockLn = ln
 	}
@@ -134,8 +150,10 @@ func (s *Server) Listen() error {
 	return nil
 }
 
-// admit is shmring's admission hook: over the connection limit it refuses
-// with an encoded Error frame as the reason.
+// admit is the admission check of both transports (shmring's admission
+// hook on shared memory; called after AcceptUnix on the socket
+// transport): while draining or over the connection limit it refuses with
+// an encoded Error frame as the reason.
 func (s *Server) admit(peer shmring.PeerInfo) ([]byte, bool) {
 	if s.draining.Load() {
 		s.refused.Add(1)
@@ -184,9 +202,6 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 }
 
-// ListenAndServe is Listen followed by Serve.
-func (s *Server) ListenAndServe(ctx context.Context) error { return s.Serve(ctx) }
-
 func (s *Server) acceptShm(ln *shmring.Listener) {
 	defer s.acceptWG.Done()
 	for {
@@ -213,10 +228,12 @@ func (s *Server) acceptShm(ln *shmring.Listener) {
 	}
 }
 
-func (s *Server) acceptSock(ln *sockListener) {
+// acceptSock serves the socket transport. AcceptUnix has already closed
+// peers of another uid (counted in Stats.RefusedUID).
+func (s *Server) acceptSock(ln *shmring.UnixListener) {
 	defer s.acceptWG.Done()
 	for {
-		c, err := ln.ln.AcceptUnix()
+		c, peer, err := ln.AcceptUnix()
 		if err != nil {
 			if s.draining.Load() || errors.Is(err, net.ErrClosed) {
 				return
@@ -225,19 +242,13 @@ func (s *Server) acceptSock(ln *sockListener) {
 			time.Sleep(5 * time.Millisecond)
 			continue
 		}
-		pid, err := checkPeer(c)
-		if err != nil {
-			s.log.Warn("socket transport: peer refused", "err", err)
-			c.Close()
-			continue
-		}
-		if reason, ok := s.admit(shmring.PeerInfo{PID: pid}); !ok {
+		if reason, ok := s.admit(peer); !ok {
 			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
 			_, _ = c.Write(reason)
 			c.Close()
 			continue
 		}
-		sess := s.newSession(newSockConn(c, s.cfg.MaxFrame), protocol.TransportSocket, pid, nil)
+		sess := s.newSession(newSockConn(c, s.cfg.MaxPayload), protocol.TransportSocket, peer.PID, nil)
 		if sess == nil {
 			continue
 		}

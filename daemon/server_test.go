@@ -334,8 +334,8 @@ func TestConfigErrors(t *testing.T) {
 	for _, cfg := range []Config{
 		{Transports: []protocol.Transport{9}},
 		{MaxConns: -1},
-		{RingSize: -1},
-		{MaxFrame: DefaultMaxFrame + 1},
+		{MaxRingSize: -1},
+		{MaxPayload: protocol.DefaultMaxPayload + 1},
 		{MaxInflight: -1},
 		{DrainTimeout: -1},
 	} {

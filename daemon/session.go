@@ -247,7 +247,7 @@ func isPeerGone(err error) bool {
 // client (shared memory), a private copy holding one frame. It returns an
 // error when the session must end.
 func (s *session) handleMsg(msg []byte) error {
-	f, n, err := protocol.ParseFrameMax(msg, s.srv.cfg.MaxFrame)
+	f, n, err := protocol.ParseFrameMax(msg, s.srv.cfg.MaxPayload)
 	if err != nil {
 		return err
 	}
@@ -261,7 +261,7 @@ func (s *session) handleMsg(msg []byte) error {
 		if !s.zgranted {
 			return fatal(protocol.ErrCodeProtocol, "%w: compressed frame, compression was not negotiated", protocol.ErrProtocol)
 		}
-		d, err := protocol.DecompressFrame(s.zbuf[:0], f, s.srv.cfg.MaxFrame)
+		d, err := protocol.DecompressFrame(s.zbuf[:0], f, s.srv.cfg.MaxPayload)
 		if err != nil {
 			return s.badPayload(d, err)
 		}
@@ -429,7 +429,7 @@ func (s *session) handshake(f protocol.Frame) error {
 		transport:   s.info.Transport,
 		txRing:      txCap,
 		rxRing:      rxCap,
-		maxPayload:  uint32(s.srv.cfg.MaxFrame),
+		maxPayload:  uint32(s.srv.cfg.MaxPayload),
 		maxInflight: uint32(s.srv.cfg.MaxInflight),
 	})
 	if err := s.write(protocol.MsgHandshakeAck, protocol.FlagResponse, f.ID, ack); err != nil {

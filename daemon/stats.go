@@ -13,7 +13,7 @@ import (
 // Stats is a snapshot of a Server, as returned by Server.Stats and, JSON
 // encoded, in the answer to MsgStats.
 type Stats struct {
-	// Uptime is how long the server has existed, in seconds.
+	// UptimeSeconds is how long the server has existed, in seconds.
 	UptimeSeconds float64 `json:"uptime_seconds"`
 	// Sessions is the number of open sessions.
 	Sessions int `json:"sessions"`
@@ -21,6 +21,12 @@ type Stats struct {
 	Accepted uint64 `json:"accepted"`
 	// Refused counts connections refused at setup (limits, draining).
 	Refused uint64 `json:"refused"`
+	// RefusedUID counts socket-transport connections closed on accept
+	// because the peer runs as another user or its credentials could not
+	// be read (shmring.UnixListener.Refused). Such peers are not counted
+	// in Refused: they get no Error frame. (The shared-memory listener
+	// drops them too, uncounted here: shmring.Listener reports no count.)
+	RefusedUID uint64 `json:"refused_uid"`
 	// Requests counts requests received since start.
 	Requests uint64 `json:"requests"`
 	// InFlight is the number of requests being served.
@@ -63,6 +69,9 @@ func (s *Server) Stats() Stats {
 		Goroutines:    runtime.NumGoroutine(),
 	}
 	s.mu.Lock()
+	if s.sockLn != nil {
+		st.RefusedUID = s.sockLn.Refused()
+	}
 	list := make([]*session, 0, len(s.sessions))
 	for _, sess := range s.sessions {
 		list = append(list, sess)

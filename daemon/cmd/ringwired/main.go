@@ -36,16 +36,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ringwired", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: ringwired [flags]\n\nringwired serves AI completions and tools to local clients over shared memory.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
 	var (
-		socket       = fs.String("socket", shmring.DefaultSocketPath(), "Unix socket `path` of the shared-memory transport; the socket transport listens on path"+protocol.StreamSuffix)
+		socket = fs.String("socket", shmring.DefaultSocketPath(), "Unix socket `path` of the shared-memory transport; the socket transport listens on path"+protocol.StreamSuffix+
+			".\nIts directory must be owned by you or root and writable by neither group nor others (see above)")
 		provider     = fs.String("provider", "mock", "completion provider: mock (deterministic, no network)")
 		tokenDelay   = fs.Duration("mock-token-delay", 0, "pause between tokens of the mock provider's streamed replies")
 		maxConns     = fs.Int("max-conns", daemon.DefaultMaxConns, "most sessions served at once; more are refused at setup")
-		ringSize     = fs.Int("ring-size", daemon.DefaultRingSize, "largest shared-memory ring granted per direction, in `bytes`")
-		maxFrame     = fs.Int("max-frame", daemon.DefaultMaxFrame, "largest frame payload accepted from a client, in `bytes`")
+		maxRingSize  = fs.Int("max-ring-size", shmring.DefaultMaxRingSize, "largest shared-memory ring granted per direction, in `bytes`; a client asking for more gets this")
+		maxPayload   = fs.Int("max-payload", protocol.DefaultMaxPayload, "largest frame payload accepted from a client, in `bytes` (at most the default)")
 		maxInflight  = fs.Int("max-inflight", daemon.DefaultMaxInflight, "most requests in flight per session")
 		drainTimeout = fs.Duration("drain-timeout", daemon.DefaultDrainTimeout, "how long SIGTERM/SIGINT lets in-flight requests finish")
 		logLevel     = fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -55,6 +56,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		version      = fs.Bool("version", false, "print the version and exit")
 		cpuProfile   = fs.String("cpuprofile", "", "write a CPU profile to `file` until the daemon stops (debugging)")
 	)
+	// The old names of -max-ring-size and -max-payload still work.
+	fs.IntVar(maxRingSize, "ring-size", shmring.DefaultMaxRingSize, "deprecated: the old name of -max-ring-size")
+	fs.IntVar(maxPayload, "max-frame", protocol.DefaultMaxPayload, "deprecated: the old name of -max-payload")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -88,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ringwired: -transport: %v\n", err)
 		return 2
 	}
-	for name, v := range map[string]int{"-max-conns": *maxConns, "-ring-size": *ringSize, "-max-frame": *maxFrame, "-max-inflight": *maxInflight} {
+	for name, v := range map[string]int{"-max-conns": *maxConns, "-max-ring-size": *maxRingSize, "-max-payload": *maxPayload, "-max-inflight": *maxInflight} {
 		if v <= 0 {
 			fmt.Fprintf(stderr, "ringwired: %s must be positive, got %d\n", name, v)
 			return 2
@@ -118,8 +122,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Transports:   tr,
 		Provider:     prov,
 		MaxConns:     *maxConns,
-		RingSize:     *ringSize,
-		MaxFrame:     *maxFrame,
+		MaxRingSize:  *maxRingSize,
+		MaxPayload:   *maxPayload,
 		MaxInflight:  *maxInflight,
 		DrainTimeout: *drainTimeout,
 		Logger:       log,
@@ -141,6 +145,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// usage heads `ringwired -h`, before the flags.
+const usage = `Usage: ringwired [flags]
+
+ringwired serves AI completions and tools to local clients over shared memory
+(on -socket) and over the Unix socket itself (on -socket path` + protocol.StreamSuffix + `), as
+-transport says.
+
+Socket directory: a missing one is created with mode 0700. An existing one must
+be a real directory (not a symbolic link), owned by you or root, that neither
+group nor others can write: 0700 and 0755 are fine; 0775, 0757, 0777, a sticky
+1777 such as /tmp itself, another user's directory and a symlink are refused,
+with a message saying what to change (chmod g-w DIR, ...). The sockets are 0600
+and only processes of your uid are served.
+
+Flags:
+`
 
 // compressFlag maps a -compress-* flag onto a Config field, where 0
 // means the default: the flag's 0 (compress every payload) becomes 1.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ringwire/ringwire/client"
+	"github.com/ringwire/ringwire/daemon"
+	"github.com/ringwire/ringwire/protocol"
 	"go.uber.org/goleak"
 )
 
@@ -23,6 +26,13 @@ func TestFlags(t *testing.T) {
 	}{
 		{[]string{"-version"}, 0, "ringwired 0."},
 		{[]string{"-h"}, 0, "-max-inflight"},
+		{[]string{"-h"}, 0, "neither\ngroup nor others can write"},
+		{[]string{"-h"}, 0, "deprecated: the old name of -max-payload"},
+		{[]string{"-h"}, 0, "deprecated: the old name of -max-ring-size"},
+		{[]string{"-max-payload", "0"}, 2, "-max-payload must be positive"},
+		{[]string{"-max-frame", "0"}, 2, "-max-payload must be positive"},
+		{[]string{"-ring-size", "-1"}, 2, "-max-ring-size must be positive"},
+		{[]string{"-max-payload", "10485761"}, 2, "MaxPayload 10485761 outside"},
 		{[]string{"-provider", "openai"}, 2, "unknown provider"},
 		{[]string{"-transport", "udp"}, 2, "transport"},
 		{[]string{"-log-level", "loud"}, 2, "-log-level"},
@@ -40,36 +50,58 @@ func TestFlags(t *testing.T) {
 	}
 }
 
+// TestServeAndStop serves until the context ends; the ring limit takes
+// effect under its name and under its deprecated alias.
 func TestServeAndStop(t *testing.T) {
-	dir, err := os.MkdirTemp("", "rwc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	sock := filepath.Join(dir, "d.sock")
-	ctx, cancel := context.WithCancel(context.Background())
-	var out bytes.Buffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"-socket", sock, "-log-level", "debug", "-mock-token-delay", "1ms", "-ring-size", "65536"}, &out, &out)
-	}()
-	var cl *client.Client
-	for i := 0; ; i++ {
-		cl, err = client.Dial(context.Background(), sock)
-		if err == nil {
-			break
-		}
-		if i == 500 {
-			t.Fatal(err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if _, err := cl.Ping(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	cl.Close()
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("exit %d: %s", code, out.String())
+	for _, ringFlag := range []string{"-max-ring-size", "-ring-size"} {
+		t.Run(ringFlag, func(t *testing.T) {
+			dir, err := os.MkdirTemp("", "rwc")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.RemoveAll(dir)
+			sock := filepath.Join(dir, "d.sock")
+			ctx, cancel := context.WithCancel(context.Background())
+			var out bytes.Buffer
+			done := make(chan int, 1)
+			go func() {
+				done <- run(ctx, []string{"-socket", sock, "-log-level", "debug", "-mock-token-delay", "1ms", ringFlag, "65536", "-max-payload", "65536"}, &out, &out)
+			}()
+			var cl *client.Client
+			for i := 0; ; i++ {
+				cl, err = client.Dial(context.Background(), sock)
+				if err == nil {
+					break
+				}
+				if i == 500 {
+					t.Fatal(err)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if _, err := cl.Ping(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			_, b, err := cl.Call(context.Background(), protocol.MsgStats, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st daemon.Stats
+			if err := json.Unmarshal(b, &st); err != nil {
+				t.Fatal(err)
+			}
+			if len(st.SessionList) == 0 {
+				t.Fatal("no session in Stats")
+			}
+			for _, ss := range st.SessionList {
+				if ss.TxCapacity != 65536 || ss.RxCapacity != 65536 {
+					t.Errorf("%s 65536: session %d has rings of %d and %d bytes", ringFlag, ss.ID, ss.TxCapacity, ss.RxCapacity)
+				}
+			}
+			cl.Close()
+			cancel()
+			if code := <-done; code != 0 {
+				t.Fatalf("exit %d: %s", code, out.String())
+			}
+		})
 	}
 }
