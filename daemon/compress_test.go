@@ -131,12 +131,17 @@ func TestCompressionOnTheWire(t *testing.T) {
 			// Bad compressed payloads: an Error for that id, then on.
 			bomb := protocol.AppendFrameCompress(nil, protocol.MsgToolCall, protocol.FlagRequest, 5,
 				protocol.Marshal(&protocol.ToolCall{Name: "echo", Arguments: strings.Repeat("a", 100<<10)}), 64)
-			for id, frame := range map[uint64][]byte{
-				4: protocol.AppendFrame(nil, protocol.MsgToolCall, protocol.FlagRequest|protocol.FlagCompressed, 4, []byte("not zstd")),
-				5: bomb,
+			// In id order: ids must increase, or the session ends.
+			for _, bad := range []struct {
+				id    uint64
+				frame []byte
+				want  protocol.ErrorCode
+			}{
+				{4, protocol.AppendFrame(nil, protocol.MsgToolCall, protocol.FlagRequest|protocol.FlagCompressed, 4, []byte("not zstd")), protocol.ErrCodeMalformed},
+				{5, bomb, protocol.ErrCodeTooLarge},
 			} {
-				want := map[uint64]protocol.ErrorCode{4: protocol.ErrCodeMalformed, 5: protocol.ErrCodeTooLarge}[id]
-				p.write(frame)
+				id, want := bad.id, bad.want
+				p.write(bad.frame)
 				f, _ := p.readFrame()
 				v, err := protocol.ViewError(f.Payload)
 				if err != nil || f.Type != protocol.MsgError || f.ID != id || v.Code() != want {

@@ -47,7 +47,8 @@ const (
 type Config struct {
 	// SocketPath is the Unix socket the shared-memory transport listens
 	// on; the socket transport listens on protocol.StreamPath(SocketPath).
-	// Default: shmring.DefaultSocketPath().
+	// Its directory must pass shmring's socket-directory rule (see
+	// Server.Listen). Default: shmring.DefaultSocketPath().
 	SocketPath string
 
 	// Transports says which transports to serve: protocol.TransportShm
@@ -106,7 +107,8 @@ type Config struct {
 	Logger *slog.Logger
 
 	// Mux routes requests to handlers. Default: NewMux() with the
-	// completion, tool and stats handlers registered (see Server.Mux).
+	// completion and tool handlers registered; the stats handler is added
+	// to any Mux that has none (see New).
 	Mux *Mux
 }
 

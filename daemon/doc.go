@@ -4,7 +4,9 @@
 // frame by message type to a Handler registered on a Mux, the way
 // net/http routes paths. Completions (a Provider; MockProvider needs no
 // network) and tool calls are ordinary handlers; applications register
-// their own types from 0x8000.
+// their own types from 0x8000. Both transports listen through shmring's
+// secured Unix-socket layer (socket-directory rule, lock, 0600 sockets,
+// peers of our uid only; see Server.Listen).
 //
 // Each session serves its requests concurrently (up to Config.MaxInflight),
 // multiplexes responses and stream frames by request id, and applies

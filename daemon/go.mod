@@ -7,13 +7,13 @@ require (
 	github.com/ringwire/ringwire/protocol v0.0.0
 	github.com/ringwire/ringwire/shmring v0.0.0
 	go.uber.org/goleak v1.3.0
-	golang.org/x/sys v0.50.0
 )
 
 require (
 	github.com/google/flatbuffers v25.12.19+incompatible // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/ringwire/ringwire/pool v0.0.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 )
 
 replace (

@@ -50,10 +50,12 @@ type Server struct {
 	stopOnce  sync.Once
 }
 
-// New returns a Server for cfg, with defaults applied to zero fields. If
-// cfg.Mux is nil the server gets a Mux with the built-in handlers:
-// CompletionRequest (the configured Provider), ToolCall (the built-in
-// "echo" tool) and protocol.MsgStats.
+// New returns a Server for cfg, with defaults applied to zero fields, or an
+// error wrapping ErrConfig. If cfg.Mux is nil the server gets a Mux with
+// the built-in handlers: CompletionRequest (the configured Provider) and
+// ToolCall (the built-in "echo" and "sleep" tools). Unless the Mux already
+// has a handler for protocol.MsgStats, New registers the server's own
+// (inline), on a given Mux too.
 func New(cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {

@@ -11,8 +11,8 @@ import (
 
 // shmFrameConn adapts a shared-memory connection to frameConn and
 // batchConn. The session copies each message out of shared memory before
-// it parses it (handleMsg), so everything it verifies and decodes is a
-// private copy. Its write methods are called under the session's write
+// it parses it (serveBatches, then handleMsg), so everything it verifies
+// and decodes is a private copy. Its write methods are called under the session's write
 // lock.
 type shmFrameConn struct {
 	*shmring.Conn

@@ -11,7 +11,7 @@ import (
 )
 
 // Stats is a snapshot of a Server, as returned by Server.Stats and, JSON
-// encoded, in the answer to MsgStats.
+// encoded, in the answer to protocol.MsgStats (protocol/SPEC.md §4.1).
 type Stats struct {
 	// UptimeSeconds is how long the server has existed, in seconds.
 	UptimeSeconds float64 `json:"uptime_seconds"`
