@@ -8,7 +8,7 @@ import (
 )
 
 // Batch is a set of calls sent and answered together (pipelining): Do
-// writes every request back to back, waking the daemon once, and then
+// writes every request back to back, waking the daemon once per 16 requests, then
 // reads the answers as they come, so a batch of n small calls costs about
 // one round trip plus the work of each call, not n round trips. The
 // daemon still serves the calls concurrently and answers them in any

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringwire/ringwire/client/internal/fakedaemon"
 	"github.com/ringwire/ringwire/protocol"
 )
 
@@ -14,7 +15,7 @@ import (
 // echoes, Error answers and typed messages: every answer goes to its call,
 // in Add order, and the batch is reusable.
 func TestBatch(t *testing.T) {
-	d := newFakeDaemon(t, false)
+	d := fakedaemon.New(t, false)
 	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
 		t.Run(tr.String(), func(t *testing.T) {
 			cl := dialFake(t, d, WithTransport(tr), WithRingSize(16<<10))
@@ -30,12 +31,12 @@ func TestBatch(t *testing.T) {
 				for i := range n {
 					switch i % 10 {
 					case 3:
-						b.Add(msgBusy, nil)
+						b.Add(fakedaemon.MsgBusy, nil)
 					case 7:
 						b.AddMsg(&protocol.ToolCall{ID: fmt.Sprint(i), Name: "t", Arguments: "{}"})
 					default:
 						copy(payload, fmt.Sprintf("round %d call %d", round, i))
-						b.Add(msgEcho, payload)
+						b.Add(fakedaemon.MsgEcho, payload)
 					}
 				}
 				if b.Len() != n {
@@ -59,7 +60,7 @@ func TestBatch(t *testing.T) {
 						}
 					default:
 						want := fmt.Sprintf("round %d call %d", round, i)
-						if err != nil || typ != msgEcho || string(got[:len(want)]) != want || len(got) != len(payload) {
+						if err != nil || typ != fakedaemon.MsgEcho || string(got[:len(want)]) != want || len(got) != len(payload) {
 							t.Fatalf("call %d: %v %q %v", i, typ, got[:min(len(got), 30)], err)
 						}
 					}
@@ -71,7 +72,7 @@ func TestBatch(t *testing.T) {
 			if _, _, err := b.Result(b.Len()); err == nil {
 				t.Fatal("Result(Len) succeeded")
 			}
-			b.Add(msgEcho, nil)
+			b.Add(fakedaemon.MsgEcho, nil)
 			if _, _, err := b.Result(b.Len() - 1); err == nil {
 				t.Fatal("result of a call not done")
 			}
@@ -83,21 +84,21 @@ func TestBatch(t *testing.T) {
 // once, the unanswered calls carry it and are canceled on the daemon, the
 // answered ones keep their answers, and the connection carries on.
 func TestBatchCanceled(t *testing.T) {
-	d := newFakeDaemon(t, false)
+	d := fakedaemon.New(t, false)
 	cl := dialFake(t, d)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	var b Batch
-	b.Add(msgEcho, []byte("a"))
-	b.Add(msgSilent, nil)
-	b.Add(msgSilent, nil)
-	b.Add(msgEcho, []byte("b"))
+	b.Add(fakedaemon.MsgEcho, []byte("a"))
+	b.Add(fakedaemon.MsgSilent, nil)
+	b.Add(fakedaemon.MsgSilent, nil)
+	b.Add(fakedaemon.MsgEcho, []byte("b"))
 	start := time.Now()
 	if err := cl.Do(ctx, &b); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Do = %v", err)
 	}
 	t.Logf("Do returned %v after its deadline", time.Since(start)-20*time.Millisecond)
-	if typ, got, err := b.Result(0); err != nil || typ != msgEcho || string(got) != "a" {
+	if typ, got, err := b.Result(0); err != nil || typ != fakedaemon.MsgEcho || string(got) != "a" {
 		t.Fatalf("call 0: %v %q %v", typ, got, err)
 	}
 	for i := 1; i <= 2; i++ {
@@ -106,12 +107,12 @@ func TestBatchCanceled(t *testing.T) {
 		}
 	}
 	// Call 3 may have been answered before the cancel, or canceled.
-	if typ, got, err := b.Result(3); err != nil && !errors.Is(err, context.DeadlineExceeded) || err == nil && (typ != msgEcho || string(got) != "b") {
+	if typ, got, err := b.Result(3); err != nil && !errors.Is(err, context.DeadlineExceeded) || err == nil && (typ != fakedaemon.MsgEcho || string(got) != "b") {
 		t.Fatalf("call 3: %v %q %v", typ, got, err)
 	}
-	waitFor(t, func() bool { d.mu.Lock(); defer d.mu.Unlock(); return d.cancels >= 2 })
+	waitFor(t, func() bool { return d.Cancels() >= 2 })
 	b.Reset()
-	b.Add(msgEcho, []byte("again"))
+	b.Add(fakedaemon.MsgEcho, []byte("again"))
 	if err := cl.Do(context.Background(), &b); err != nil {
 		t.Fatal(err)
 	}
@@ -134,13 +135,13 @@ func TestBatchCanceled(t *testing.T) {
 func TestBatchConnectionLost(t *testing.T) {
 	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
 		t.Run(tr.String(), func(t *testing.T) {
-			d := newFakeDaemon(t, false)
+			d := fakedaemon.New(t, false)
 			cl := dialFake(t, d, WithTransport(tr))
 			var b Batch
-			b.Add(msgEcho, []byte("a"))
-			b.Add(msgSilent, nil)
-			b.Add(msgDrop, nil)
-			b.Add(msgEcho, []byte("b"))
+			b.Add(fakedaemon.MsgEcho, []byte("a"))
+			b.Add(fakedaemon.MsgSilent, nil)
+			b.Add(fakedaemon.MsgDrop, nil)
+			b.Add(fakedaemon.MsgEcho, []byte("b"))
 			err := cl.Do(context.Background(), &b)
 			if !errors.Is(err, ErrConnLost) || !IsRetryable(err) {
 				t.Fatalf("Do = %v", err)
@@ -152,7 +153,7 @@ func TestBatchConnectionLost(t *testing.T) {
 			}
 			// The client reconnects for the next batch.
 			b.Reset()
-			b.Add(msgEcho, []byte("c"))
+			b.Add(fakedaemon.MsgEcho, []byte("c"))
 			if err := cl.Do(context.Background(), &b); err != nil {
 				t.Fatal(err)
 			}
@@ -171,7 +172,7 @@ func TestBatchConnectionLost(t *testing.T) {
 // Batches from several goroutines at once, beside plain calls, on shared
 // connections.
 func TestBatchConcurrent(t *testing.T) {
-	d := newFakeDaemon(t, false)
+	d := fakedaemon.New(t, false)
 	cl := dialFake(t, d, WithConns(2), WithRingSize(16<<10))
 	ctx := context.Background()
 	errs := make(chan error, 8)
@@ -181,7 +182,7 @@ func TestBatchConcurrent(t *testing.T) {
 			for round := range 50 {
 				b.Reset()
 				for i := range 40 {
-					b.Add(msgEcho, []byte(fmt.Sprint(g, round, i)))
+					b.Add(fakedaemon.MsgEcho, []byte(fmt.Sprint(g, round, i)))
 				}
 				if g%2 == 0 {
 					if _, err := cl.Ping(ctx); err != nil {

@@ -12,14 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringwire/ringwire/client/internal/fakedaemon"
 	"github.com/ringwire/ringwire/protocol"
 )
 
 var quiet = WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 
-func dialFake(t testing.TB, d *fakeDaemon, opts ...Option) *Client {
+func dialFake(t testing.TB, d *fakedaemon.Daemon, opts ...Option) *Client {
 	t.Helper()
-	cl, err := Dial(context.Background(), d.path, append([]Option{quiet}, opts...)...)
+	cl, err := Dial(context.Background(), d.Path, append([]Option{quiet}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func req(text string) *protocol.CompletionRequest {
 }
 
 func TestCalls(t *testing.T) {
-	d := newFakeDaemon(t, false)
+	d := fakedaemon.New(t, false)
 	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
 		t.Run(tr.String(), func(t *testing.T) {
 			cl := dialFake(t, d, WithTransport(tr), WithConns(2), WithRingSize(64<<10), WithClientName("test"))
@@ -40,11 +41,11 @@ func TestCalls(t *testing.T) {
 			if _, err := cl.Ping(ctx); err != nil {
 				t.Fatal(err)
 			}
-			typ, b, err := cl.Call(ctx, msgEcho, []byte("hello"))
-			if err != nil || typ != msgEcho || string(b) != "hello" {
+			typ, b, err := cl.Call(ctx, fakedaemon.MsgEcho, []byte("hello"))
+			if err != nil || typ != fakedaemon.MsgEcho || string(b) != "hello" {
 				t.Fatalf("Call = %v %q %v", typ, b, err)
 			}
-			dst, _, err := cl.AppendCall(ctx, []byte("x:"), msgEcho, []byte("y"))
+			dst, _, err := cl.AppendCall(ctx, []byte("x:"), fakedaemon.MsgEcho, []byte("y"))
 			if err != nil || string(dst) != "x:y" {
 				t.Fatalf("AppendCall = %q %v", dst, err)
 			}
@@ -56,18 +57,18 @@ func TestCalls(t *testing.T) {
 			if err != nil || res.CallID != "1" || res.Content != "{}" {
 				t.Fatalf("CallTool = %+v %v", res, err)
 			}
-			// The fake does not serve MsgStats: the call waits for its ctx.
-			sctx, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
-			defer cancel()
-			if _, err := cl.Stats(sctx); !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("Stats: %v", err)
+			// Stats returns the daemon's answer to MsgStats as it is.
+			const stats = `{"sessions": 7}`
+			d.SetStats([]byte(stats))
+			if b, err := cl.Stats(ctx); err != nil || string(b) != stats {
+				t.Fatalf("Stats = %q, %v", b, err)
 			}
 		})
 	}
 }
 
 func TestStream(t *testing.T) {
-	d := newFakeDaemon(t, false)
+	d := fakedaemon.New(t, false)
 	cl := dialFake(t, d)
 	words := strings.Repeat("w ", 3*protocol.StreamWindow+3)
 	var got strings.Builder
@@ -88,12 +89,12 @@ func TestStream(t *testing.T) {
 }
 
 func TestStreamBreakCancels(t *testing.T) {
-	d := newFakeDaemon(t, false)
+	d := fakedaemon.New(t, false)
 	cl := dialFake(t, d)
 	for range cl.CompleteStream(context.Background(), req(strings.Repeat("w ", 100))) {
 		break
 	}
-	waitFor(t, func() bool { d.mu.Lock(); defer d.mu.Unlock(); return d.cancels == 1 })
+	waitFor(t, func() bool { return d.Cancels() == 1 })
 	// The connection still works.
 	if _, err := cl.Ping(context.Background()); err != nil {
 		t.Fatal(err)
@@ -101,11 +102,11 @@ func TestStreamBreakCancels(t *testing.T) {
 }
 
 func TestStreamErrors(t *testing.T) {
-	d := newFakeDaemon(t, false)
+	d := fakedaemon.New(t, false)
 	cl := dialFake(t, d)
 	var last error
 	n := 0
-	for _, err := range cl.CompleteStream(context.Background(), req("a b ERR c")) {
+	for _, err := range cl.CompleteStream(context.Background(), req("a b "+fakedaemon.StreamFail+" c")) {
 		n++
 		last = err
 	}
@@ -144,9 +145,9 @@ func TestStreamErrors(t *testing.T) {
 }
 
 func TestRemoteErrorAndCancel(t *testing.T) {
-	d := newFakeDaemon(t, false)
+	d := fakedaemon.New(t, false)
 	cl := dialFake(t, d)
-	_, _, err := cl.Call(context.Background(), msgBusy, nil)
+	_, _, err := cl.Call(context.Background(), fakedaemon.MsgBusy, nil)
 	var pe *protocol.Error
 	if !errors.As(err, &pe) || pe.Code != protocol.ErrCodeOverloaded || !IsRetryable(err) {
 		t.Fatalf("busy: %v", err)
@@ -154,12 +155,12 @@ func TestRemoteErrorAndCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, _, err = cl.Call(ctx, msgSilent, nil)
+	_, _, err = cl.Call(ctx, fakedaemon.MsgSilent, nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("silent: %v", err)
 	}
 	t.Logf("canceled call returned %v after its deadline", time.Since(start)-20*time.Millisecond)
-	waitFor(t, func() bool { d.mu.Lock(); defer d.mu.Unlock(); return d.cancels == 1 })
+	waitFor(t, func() bool { return d.Cancels() == 1 })
 	// A mismatched answer type.
 	if _, err := cl.Complete(context.Background(), &protocol.CompletionRequest{}); err == nil {
 		t.Fatal("malformed request accepted")
@@ -171,14 +172,14 @@ func TestConnectionFailures(t *testing.T) {
 		typ  protocol.MsgType
 		want error
 	}{
-		{msgDisconnect, ErrConnLost},
-		{msgDrop, ErrConnLost},
-		{msgGarbage, ErrProtocol},
-		{msgConnErr, ErrConnLost},
+		{fakedaemon.MsgDisconnect, ErrConnLost},
+		{fakedaemon.MsgDrop, ErrConnLost},
+		{fakedaemon.MsgGarbage, ErrProtocol},
+		{fakedaemon.MsgConnErr, ErrConnLost},
 	} {
 		for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
 			t.Run(fmt.Sprintf("%v/%s", tc.typ, tr), func(t *testing.T) {
-				d := newFakeDaemon(t, false)
+				d := fakedaemon.New(t, false)
 				cl := dialFake(t, d, WithTransport(tr))
 				_, _, err := cl.Call(context.Background(), tc.typ, nil)
 				if !errors.Is(err, tc.want) {
@@ -197,18 +198,18 @@ func TestConnectionFailures(t *testing.T) {
 // is down fail fast, and the client is back within the backoff once it
 // listens again.
 func TestDaemonRestart(t *testing.T) {
-	d := newFakeDaemon(t, false)
+	d := fakedaemon.New(t, false)
 	cl := dialFake(t, d, WithConns(2))
 	errs := make(chan error, 4)
 	for i := 0; i < 4; i++ {
 		go func() {
-			_, _, err := cl.Call(context.Background(), msgSilent, nil)
+			_, _, err := cl.Call(context.Background(), fakedaemon.MsgSilent, nil)
 			errs <- err
 		}()
 	}
 	time.Sleep(20 * time.Millisecond)
 	start := time.Now()
-	d.stop()
+	d.Stop()
 	for i := 0; i < 4; i++ {
 		if err := <-errs; !errors.Is(err, ErrConnLost) || !IsRetryable(err) {
 			t.Fatalf("in-flight call: %v", err)
@@ -225,7 +226,7 @@ func TestDaemonRestart(t *testing.T) {
 		t.Fatalf("ping while down: %v", err)
 	}
 	t.Logf("ping while down failed after %v: %v", time.Since(down), err)
-	if err := d.start(); err != nil {
+	if err := d.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	up := time.Now()
@@ -242,11 +243,11 @@ func TestDaemonRestart(t *testing.T) {
 }
 
 func TestHeartbeatTimeout(t *testing.T) {
-	d := newFakeDaemon(t, false)
-	d.deaf.Store(true)
+	d := fakedaemon.New(t, false)
+	d.Ignore(protocol.MsgHeartbeat)
 	cl := dialFake(t, d, WithHeartbeat(10*time.Millisecond, 30*time.Millisecond))
 	start := time.Now()
-	_, _, err := cl.Call(context.Background(), msgSilent, nil)
+	_, _, err := cl.Call(context.Background(), fakedaemon.MsgSilent, nil)
 	if !errors.Is(err, ErrConnLost) || !strings.Contains(err.Error(), "heartbeat") {
 		t.Fatalf("err = %v", err)
 	}
@@ -254,9 +255,9 @@ func TestHeartbeatTimeout(t *testing.T) {
 }
 
 func TestRefused(t *testing.T) {
-	d := newFakeDaemon(t, true)
+	d := fakedaemon.New(t, true)
 	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
-		_, err := Dial(context.Background(), d.path, WithTransport(tr), quiet)
+		_, err := Dial(context.Background(), d.Path, WithTransport(tr), quiet)
 		var pe *protocol.Error
 		if !errors.Is(err, ErrRefused) || !errors.As(err, &pe) || pe.Code != protocol.ErrCodeTooManyConns || !IsRetryable(err) {
 			t.Fatalf("%s: %v", tr, err)
@@ -294,11 +295,11 @@ func TestDialErrors(t *testing.T) {
 }
 
 func TestCloseFailsCallsInFlight(t *testing.T) {
-	d := newFakeDaemon(t, false)
+	d := fakedaemon.New(t, false)
 	cl := dialFake(t, d)
 	errc := make(chan error, 1)
 	go func() {
-		_, _, err := cl.Call(context.Background(), msgSilent, nil)
+		_, _, err := cl.Call(context.Background(), fakedaemon.MsgSilent, nil)
 		errc <- err
 	}()
 	time.Sleep(10 * time.Millisecond)
@@ -309,7 +310,7 @@ func TestCloseFailsCallsInFlight(t *testing.T) {
 }
 
 func TestConcurrentCalls(t *testing.T) {
-	d := newFakeDaemon(t, false)
+	d := fakedaemon.New(t, false)
 	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
 		cl := dialFake(t, d, WithTransport(tr), WithConns(3))
 		var wg sync.WaitGroup
@@ -321,7 +322,7 @@ func TestConcurrentCalls(t *testing.T) {
 				for i := 0; i < 200; i++ {
 					want := fmt.Appendf(nil, "g%d-%d", g, i)
 					var err error
-					buf, _, err = cl.AppendCall(context.Background(), buf[:0], msgEcho, want)
+					buf, _, err = cl.AppendCall(context.Background(), buf[:0], fakedaemon.MsgEcho, want)
 					if err != nil || !bytes.Equal(buf, want) {
 						t.Errorf("got %q, %v; want %q", buf, err, want)
 						return
@@ -345,11 +346,11 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func TestBadHandshakeAnswers(t *testing.T) {
-	d := newFakeDaemon(t, false)
-	for mode := int32(1); mode <= 4; mode++ {
-		d.ackMode.Store(mode)
+	d := fakedaemon.New(t, false)
+	for mode := fakedaemon.AckWrongType; mode <= fakedaemon.AckNotFrame; mode++ {
+		d.SetAckMode(mode)
 		for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
-			_, err := Dial(context.Background(), d.path, WithTransport(tr), quiet)
+			_, err := Dial(context.Background(), d.Path, WithTransport(tr), quiet)
 			if !errors.Is(err, ErrProtocol) || IsRetryable(err) {
 				t.Errorf("mode %d %s: %v", mode, tr, err)
 			}

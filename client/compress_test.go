@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ringwire/ringwire/client/internal/fakedaemon"
 	"github.com/ringwire/ringwire/protocol"
 )
 
@@ -18,8 +19,8 @@ func TestCompression(t *testing.T) {
 	}{{"both", true, true}, {"daemon off", false, true}, {"client off", true, false}} {
 		for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
 			t.Run(tc.name+"/"+tr.String(), func(t *testing.T) {
-				d := newFakeDaemon(t, false)
-				d.zstd.Store(tc.daemon)
+				d := fakedaemon.New(t, false)
+				d.SetZstd(tc.daemon)
 				threshold := 0
 				if tc.client {
 					threshold = 64
@@ -27,7 +28,7 @@ func TestCompression(t *testing.T) {
 				cl := dialFake(t, d, WithTransport(tr), WithCompression(threshold))
 				ctx := context.Background()
 				for _, p := range [][]byte{nil, []byte("small"), big} {
-					_, got, err := cl.Call(ctx, msgEcho, p)
+					_, got, err := cl.Call(ctx, fakedaemon.MsgEcho, p)
 					if err != nil || !bytes.Equal(got, p) {
 						t.Fatalf("echo %d bytes: %d bytes, %v", len(p), len(got), err)
 					}
@@ -46,7 +47,7 @@ func TestCompression(t *testing.T) {
 				// An answer that cannot be decompressed fails its call; the
 				// connection goes on. Without the feature it is a protocol
 				// violation that ends the connection.
-				_, _, err := cl.Call(ctx, msgBadZ, nil)
+				_, _, err := cl.Call(ctx, fakedaemon.MsgBadZ, nil)
 				granted := tc.daemon && tc.client
 				switch {
 				case granted && !errors.Is(err, protocol.ErrMalformed):
@@ -67,8 +68,8 @@ func TestCompressionDefaults(t *testing.T) {
 		opts []Option
 		want int
 	}{
-		{[]Option{WithTransport(protocol.TransportShm)}, DefaultCompressShm},
-		{[]Option{WithTransport(protocol.TransportSocket)}, DefaultCompressSocket},
+		{[]Option{WithTransport(protocol.TransportShm)}, defaultCompressShm},
+		{[]Option{WithTransport(protocol.TransportSocket)}, defaultCompressSocket},
 		{[]Option{WithCompression(100)}, 100},
 		{[]Option{WithCompression(-5)}, 0},
 	} {

@@ -402,8 +402,7 @@ func (c *conn) readOne(ctx context.Context) error {
 }
 
 // failCall ends the call a response frame f was for with err, for a frame
-// whose payload could not be read; the stream flag tells whether a
-// stream ends with it.
+// whose payload could not be read; a stream call ends with it.
 func (c *conn) failCall(f protocol.Frame, err error) {
 	if f.IsRequest() {
 		return

@@ -4,13 +4,15 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/ringwire/ringwire/client/internal/fakedaemon"
 )
 
 // TestConnCache: a WithConns(1) client keeps its connection out of the
 // pool while it is alive, and replaces it through the pool when the daemon
 // restarts. A client with more connections does not cache.
 func TestConnCache(t *testing.T) {
-	d := newFakeDaemon(t, false)
+	d := fakedaemon.New(t, false)
 	cl := dialFake(t, d)
 	ctx := context.Background()
 	if _, err := cl.Ping(ctx); err != nil {
@@ -20,9 +22,9 @@ func TestConnCache(t *testing.T) {
 	if first == nil || !first.alive() {
 		t.Fatal("connection not cached")
 	}
-	d.stop()
+	d.Stop()
 	_, _ = cl.Ping(ctx)
-	if err := d.start(); err != nil {
+	if err := d.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)

@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringwire/ringwire/client/internal/fakedaemon"
 	"github.com/ringwire/ringwire/protocol"
 )
 
 // TestAppendComplete reads completions in place, reusing one buffer.
 func TestAppendComplete(t *testing.T) {
-	d := newFakeDaemon(t, false)
+	d := fakedaemon.New(t, false)
 	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
 		t.Run(tr.String(), func(t *testing.T) {
 			cl := dialFake(t, d, WithTransport(tr))
@@ -32,7 +33,7 @@ func TestAppendComplete(t *testing.T) {
 			if _, _, err := cl.AppendComplete(ctx, buf[:0], &protocol.CompletionRequest{}); err == nil {
 				t.Fatal("malformed request accepted")
 			}
-			// A wrong answer type (the fake echoes msgEcho) cannot be had
+			// A wrong answer type (the fake echoes fakedaemon.MsgEcho) cannot be had
 			// here; a canceled one can.
 			cctx, cancel := context.WithCancel(ctx)
 			cancel()
@@ -48,12 +49,12 @@ func TestAppendComplete(t *testing.T) {
 // its read and reads its answer itself. Calls from several goroutines mix
 // kicks, hand-offs and leading.
 func TestSocketIdleReaderKicked(t *testing.T) {
-	d := newFakeDaemon(t, false)
+	d := fakedaemon.New(t, false)
 	cl := dialFake(t, d, WithTransport(protocol.TransportSocket))
 	ctx := context.Background()
 	for i := 0; i < 5; i++ {
 		time.Sleep(5 * idleGrace) // idle: the background reader takes over
-		if typ, b, err := cl.Call(ctx, msgEcho, []byte("hi")); err != nil || typ != msgEcho || string(b) != "hi" {
+		if typ, b, err := cl.Call(ctx, fakedaemon.MsgEcho, []byte("hi")); err != nil || typ != fakedaemon.MsgEcho || string(b) != "hi" {
 			t.Fatalf("Call = %v %q %v", typ, b, err)
 		}
 	}
@@ -80,20 +81,20 @@ func TestSocketIdleReaderKicked(t *testing.T) {
 // socket itself: the read is kicked, Cancel is sent, and the connection
 // still works.
 func TestSocketLeaderCanceled(t *testing.T) {
-	d := newFakeDaemon(t, false)
+	d := fakedaemon.New(t, false)
 	cl := dialFake(t, d, WithTransport(protocol.TransportSocket))
 	for i := 0; i < 3; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-		_, _, err := cl.Call(ctx, msgSilent, nil)
+		_, _, err := cl.Call(ctx, fakedaemon.MsgSilent, nil)
 		cancel()
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("silent: %v", err)
 		}
-		if _, _, err := cl.Call(context.Background(), msgEcho, []byte("x")); err != nil {
+		if _, _, err := cl.Call(context.Background(), fakedaemon.MsgEcho, []byte("x")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, func() bool { d.mu.Lock(); defer d.mu.Unlock(); return d.cancels == 3 })
+	waitFor(t, func() bool { return d.Cancels() == 3 })
 }
 
 // TestIdleDaemonDeathNoticed kills the daemon under idle connections: the
@@ -101,7 +102,7 @@ func TestSocketLeaderCanceled(t *testing.T) {
 func TestIdleDaemonDeathNoticed(t *testing.T) {
 	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
 		t.Run(tr.String(), func(t *testing.T) {
-			d := newFakeDaemon(t, false)
+			d := fakedaemon.New(t, false)
 			cl := dialFake(t, d, WithTransport(tr), WithHeartbeat(0, 0))
 			c, err := cl.conn(context.Background())
 			if err != nil {
@@ -111,7 +112,7 @@ func TestIdleDaemonDeathNoticed(t *testing.T) {
 				t.Fatal(err)
 			}
 			time.Sleep(3 * idleGrace)
-			d.stop()
+			d.Stop()
 			waitFor(t, func() bool { return !c.alive() })
 		})
 	}

@@ -19,14 +19,16 @@ const (
 	DefaultHeartbeatTimeout  = 5 * time.Second
 	DefaultDialTimeout       = 5 * time.Second
 	DefaultMaxBackoff        = 50 * time.Millisecond
+)
 
-	// DefaultCompressShm and DefaultCompressSocket are the payload sizes
-	// from which the client compresses what it sends on each transport
-	// when WithCompression is not given; 0 means compression is off (the
-	// client does not offer protocol.FeatureZstd). Chosen from
-	// integration's BenchmarkCompress (see README.md, "Compression").
-	DefaultCompressShm    = 0
-	DefaultCompressSocket = 0
+// defaultCompressShm and defaultCompressSocket are the payload sizes from
+// which the client compresses what it sends on each transport when
+// WithCompression is not given; 0 means compression is off (the client
+// does not offer protocol.FeatureZstd). Chosen from integration's
+// BenchmarkCompress (see README.md, "Compression").
+const (
+	defaultCompressShm    = 0
+	defaultCompressSocket = 0
 )
 
 // Option configures Dial.
@@ -79,9 +81,9 @@ func (o *options) compressThreshold() int {
 	case o.compress >= 0:
 		return o.compress
 	case o.transport == protocol.TransportShm:
-		return DefaultCompressShm
+		return defaultCompressShm
 	}
-	return DefaultCompressSocket
+	return defaultCompressSocket
 }
 
 // WithConns sets how many connections the client keeps to the daemon and
@@ -142,8 +144,8 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // when that makes them smaller (protocol.DefaultCompressThreshold, 4 KiB,
 // is a good value) and accepts compressed answers; threshold <= 0 turns
 // it off. A daemon that does not grant the feature gets everything
-// uncompressed. Default: DefaultCompressShm or DefaultCompressSocket,
-// per transport.
+// uncompressed. Default: off on both transports, where it measured slower
+// (see README.md, "Compression").
 func WithCompression(threshold int) Option {
 	return func(o *options) { o.compress = max(threshold, 0) }
 }

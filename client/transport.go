@@ -176,7 +176,7 @@ func newSockConn(c net.Conn, maxPayload int) *sockConn {
 
 // ReadFrame reads the next frame and copies its payload into buf. A read
 // that times out (the connection kicks its reader with a past read
-// deadline, see conn.kick) returns os.ErrDeadlineExceeded and keeps what
+// deadline, see conn.kickLocked) returns os.ErrDeadlineExceeded and keeps what
 // it read of the frame in the Reader: the next ReadFrame resumes it.
 // Framing errors wrap ErrProtocol; the end of the stream is io.EOF, or
 // io.ErrUnexpectedEOF inside a frame.

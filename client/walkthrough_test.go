@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ringwire/ringwire/client/internal/fakedaemon"
 	"github.com/ringwire/ringwire/protocol"
 )
 
@@ -14,11 +15,11 @@ import (
 // daemon and are compile-only) against the fake daemon, which answers with
 // the words of the prompt, and checks what they would print.
 func TestWalkthrough(t *testing.T) {
-	d, err := startFakeDaemon(false)
+	d, err := fakedaemon.Start(false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.remove()
+	defer d.Remove()
 	cl := dialFake(t, d)
 	ctx := context.Background()
 

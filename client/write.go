@@ -89,7 +89,8 @@ func (c *conn) flushLocked() error {
 	return nil
 }
 
-// send writes a frame that is not a new request (Cancel, credit).
+// send writes a frame that is not a new request (Cancel, Credit,
+// Disconnect).
 func (c *conn) send(typ protocol.MsgType, id uint64, payload []byte) {
 	c.wmu.Lock()
 	if c.dead.Load() {
