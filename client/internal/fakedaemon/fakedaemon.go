@@ -14,7 +14,6 @@
 package fakedaemon
 
 import (
-	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
@@ -74,7 +73,6 @@ type Daemon struct {
 	conns   map[*conn]struct{}
 	ignore  map[protocol.MsgType]bool
 	cancels int
-	served  int
 	closed  bool
 }
 
@@ -130,9 +128,8 @@ func (d *Daemon) Ignore(typ protocol.MsgType) {
 	d.mu.Unlock()
 }
 
-// SetStats sets the payload the fake answers protocol.MsgStats with; by
-// default it is a JSON object {"sessions": n, "requests": m} counting the
-// connections open and the requests served so far.
+// SetStats sets the payload the fake answers protocol.MsgStats with
+// (default: {}, an empty JSON object).
 func (d *Daemon) SetStats(payload []byte) { d.stats.Store(&payload) }
 
 // Cancels is the number of Cancel frames received so far.
@@ -275,19 +272,13 @@ func (d *Daemon) statsPayload() []byte {
 	if p := d.stats.Load(); p != nil {
 		return *p
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	b, _ := json.Marshal(map[string]int{"sessions": len(d.conns), "requests": d.served})
-	return b
+	return []byte("{}")
 }
 
 // handle serves one frame; false ends the connection.
 func (c *conn) handle(f protocol.Frame) bool {
 	c.d.mu.Lock()
 	ignored := c.d.ignore[f.Type]
-	if f.IsRequest() {
-		c.d.served++
-	}
 	c.d.mu.Unlock()
 	if ignored {
 		return true
