@@ -16,6 +16,13 @@
 // call but never retries a call (IsRetryable tells the caller whether it
 // may).
 //
+// The daemon must run as the same user: on either transport the client
+// checks the uid of the process listening on the socket and refuses
+// another user's with ErrPeerUID.
+//
+// Command ringwirectl (cmd/ringwirectl) is a small debugging client built
+// on this package: ping, stats and complete.
+//
 // Usage:
 //
 //	cl, err := client.Dial(ctx, socketPath)
