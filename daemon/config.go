@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ringwire/ringwire/protocol"
-	"github.com/ringwire/ringwire/shmring"
 )
 
 // ParseTransports parses the transports a daemon serves: "shm", "socket"
@@ -26,6 +25,12 @@ func ParseTransports(s string) ([]protocol.Transport, error) {
 
 // Defaults applied by New to zero-valued Config fields.
 const (
+	// DefaultMaxRingSize is the largest ring capacity the daemon grants
+	// per direction by default (1 MiB, what the Go client asks for). It is
+	// below shmring's own ceiling for a listener, shmring.DefaultMaxRingSize
+	// (16 MiB), because a daemon serves many connections: 1024 of them at
+	// 16 MiB a direction could map 32 GiB.
+	DefaultMaxRingSize = 1 << 20
 	// DefaultMaxConns is the default connection limit.
 	DefaultMaxConns = 1024
 	// DefaultMaxInflight is the default limit of requests in flight per
@@ -69,7 +74,7 @@ type Config struct {
 
 	// MaxRingSize is the largest ring capacity (per direction, bytes)
 	// granted to a shared-memory client (shmring.WithMaxRingSize): a client
-	// asking for more gets this much. Default: shmring.DefaultMaxRingSize.
+	// asking for more gets this much. Default: DefaultMaxRingSize.
 	MaxRingSize int
 
 	// MaxPayload is the largest frame payload accepted from a client,
@@ -125,7 +130,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.MaxConns = DefaultMaxConns
 	}
 	if c.MaxRingSize == 0 {
-		c.MaxRingSize = shmring.DefaultMaxRingSize
+		c.MaxRingSize = DefaultMaxRingSize
 	}
 	if c.MaxPayload == 0 {
 		c.MaxPayload = protocol.DefaultMaxPayload

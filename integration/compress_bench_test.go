@@ -50,7 +50,7 @@ func BenchmarkCompress(b *testing.B) {
 	src := goSource(b, 1<<20)
 	sock := filepath.Join(socketDir(b), "d.sock")
 	z := fmt.Sprint(protocol.DefaultCompressThreshold)
-	startDaemon(b, sock, "-compress-shm", z, "-compress-socket", z, "-ring-size", fmt.Sprint(4<<20))
+	startDaemon(b, sock, "-compress-shm", z, "-compress-socket", z, "-max-ring-size", fmt.Sprint(4<<20))
 	for _, size := range []int{64 << 10, 1 << 20} {
 		for _, tr := range benchTransports {
 			for _, on := range []bool{false, true} {

@@ -255,7 +255,7 @@ func TestManyConnections(t *testing.T) {
 		n = v
 	}
 	sock := filepath.Join(socketDir(t), "d.sock")
-	startDaemon(t, sock, "-max-conns", strconv.Itoa(n+10), "-ring-size", "65536")
+	startDaemon(t, sock, "-max-conns", strconv.Itoa(n+10), "-max-ring-size", "65536")
 	start := time.Now()
 	clients := make([]*client.Client, n)
 	var wg sync.WaitGroup

@@ -45,7 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		provider     = fs.String("provider", "mock", "completion provider: mock (deterministic, no network)")
 		tokenDelay   = fs.Duration("mock-token-delay", 0, "pause between tokens of the mock provider's streamed replies")
 		maxConns     = fs.Int("max-conns", daemon.DefaultMaxConns, "most sessions served at once; more are refused at setup")
-		maxRingSize  = fs.Int("max-ring-size", shmring.DefaultMaxRingSize, "largest shared-memory ring granted per direction, in `bytes`; a client asking for more gets this")
+		maxRingSize  = fs.Int("max-ring-size", daemon.DefaultMaxRingSize, "largest shared-memory ring granted per direction, in `bytes`; a client asking for more gets this")
 		maxPayload   = fs.Int("max-payload", protocol.DefaultMaxPayload, "largest frame payload accepted from a client, in `bytes` (at most the default)")
 		maxInflight  = fs.Int("max-inflight", daemon.DefaultMaxInflight, "most requests in flight per session")
 		drainTimeout = fs.Duration("drain-timeout", daemon.DefaultDrainTimeout, "how long SIGTERM/SIGINT lets in-flight requests finish")
@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cpuProfile   = fs.String("cpuprofile", "", "write a CPU profile to `file` until the daemon stops (debugging)")
 	)
 	// The old names of -max-ring-size and -max-payload still work.
-	fs.IntVar(maxRingSize, "ring-size", shmring.DefaultMaxRingSize, "deprecated: the old name of -max-ring-size")
+	fs.IntVar(maxRingSize, "ring-size", daemon.DefaultMaxRingSize, "deprecated: the old name of -max-ring-size")
 	fs.IntVar(maxPayload, "max-frame", protocol.DefaultMaxPayload, "deprecated: the old name of -max-payload")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
