@@ -2,31 +2,17 @@
 
 package shmring
 
-import (
-	"fmt"
-	"net"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
+// peerCredOpt names the socket option PeerCredentials reads.
+const peerCredOpt = "LOCAL_PEERCRED"
 
-// PeerCredentials returns the credentials of the process at the other end
-// of a Unix socket, as the kernel recorded them when the connection was made
-// (SO_PEERCRED on Linux, LOCAL_PEERCRED on macOS and FreeBSD, which report
-// no pid: PID is 0 there). On other systems it returns ErrUnsupported.
-func PeerCredentials(c *net.UnixConn) (PeerInfo, error) {
-	rc, err := c.SyscallConn()
+// getPeerCred reads the peer's credentials of socket fd (LOCAL_PEERCRED,
+// which reports no pid).
+func getPeerCred(fd int) (PeerInfo, error) {
+	cred, err := unix.GetsockoptXucred(fd, unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
 	if err != nil {
-		return PeerInfo{}, fmt.Errorf("shmring: raw socket: %w", err)
-	}
-	var cred *unix.Xucred
-	var cerr error
-	if err := rc.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptXucred(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
-	}); err != nil {
-		return PeerInfo{}, fmt.Errorf("shmring: LOCAL_PEERCRED: %w", err)
-	}
-	if cerr != nil {
-		return PeerInfo{}, fmt.Errorf("shmring: LOCAL_PEERCRED: %w", cerr)
+		return PeerInfo{}, err
 	}
 	p := PeerInfo{UID: cred.Uid}
 	if cred.Ngroups > 0 {

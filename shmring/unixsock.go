@@ -176,6 +176,26 @@ func dialUnix(ctx context.Context, path string, allow []uint32) (*net.UnixConn, 
 	return c, peer, nil
 }
 
+// PeerCredentials returns the credentials of the process at the other end
+// of a Unix socket, as the kernel recorded them when the connection was made
+// (SO_PEERCRED on Linux, LOCAL_PEERCRED on macOS and FreeBSD, which report
+// no pid: PID is 0 there). On other systems it returns ErrUnsupported.
+func PeerCredentials(c *net.UnixConn) (PeerInfo, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return PeerInfo{}, fmt.Errorf("shmring: raw socket: %w", err)
+	}
+	var p PeerInfo
+	var gerr error
+	if err := rc.Control(func(fd uintptr) { p, gerr = getPeerCred(int(fd)) }); err != nil {
+		return PeerInfo{}, fmt.Errorf("shmring: %s: %w", peerCredOpt, err)
+	}
+	if gerr != nil {
+		return PeerInfo{}, fmt.Errorf("shmring: %s: %w", peerCredOpt, gerr)
+	}
+	return p, nil
+}
+
 // uidAllowed reports whether a peer running as uid may connect to a process
 // whose effective uid is self: the same uid, or one listed in allow.
 func uidAllowed(uid uint32, self int, allow []uint32) bool {
