@@ -343,7 +343,14 @@ func (c *conn) readLoop() {
 // A non-nil error means the connection failed (fail was called), ctx
 // ended, or a kick interrupted the read (errKicked).
 func (c *conn) readOne(ctx context.Context) error {
-	f, msg, err := c.t.ReadFrame(ctx, c.rbuf[:0])
+	var f protocol.Frame
+	var msg []byte
+	var err error
+	if sc, ok := c.t.(*shmConn); ok {
+		f, msg, err = sc.ReadFrame(ctx, c.rbuf[:0]) // a direct call on the hot path
+	} else {
+		f, msg, err = c.t.ReadFrame(ctx, c.rbuf[:0])
+	}
 	if err != nil && f.Type != 0 && !errors.Is(err, ErrProtocol) {
 		// A response whose payload cannot be decompressed fails its
 		// call; the connection goes on (SPEC.md "Bad frames").

@@ -191,6 +191,14 @@ func (s *session) queue(typ protocol.MsgType, flags protocol.Flags, id uint64, p
 	return nil
 }
 
+// queuePlain is queue for a payload too small to be worth compressing (a
+// Heartbeat answer): small enough to inline into the hot path.
+func (s *session) queuePlain(typ protocol.MsgType, flags protocol.Flags, id uint64, payload []byte) error {
+	s.rq = protocol.AppendFrame(s.rq, typ, flags, id, payload)
+	s.rends = append(s.rends, len(s.rq))
+	return nil
+}
+
 // flush writes the reader's response batch.
 func (s *session) flush() error {
 	if len(s.rends) == 0 {
@@ -252,25 +260,37 @@ func (s *session) handleMsg(msg []byte) error {
 		return err
 	}
 	if n != len(msg) {
-		return fatal(protocol.ErrCodeBadFrame, "%w: %d bytes after the frame in one message", protocol.ErrProtocol, len(msg)-n)
+		return strayBytes(len(msg) - n)
 	}
 	if err := protocol.ValidateRules(f); err != nil {
 		return err
 	}
 	if f.Flags&protocol.FlagCompressed != 0 {
-		if !s.zgranted {
-			return fatal(protocol.ErrCodeProtocol, "%w: compressed frame, compression was not negotiated", protocol.ErrProtocol)
-		}
-		d, err := protocol.DecompressFrame(s.zbuf[:0], f, s.srv.cfg.MaxPayload)
-		if err != nil {
-			return s.badPayload(d, err)
-		}
-		if cap(d.Payload) <= 1<<20 {
-			s.zbuf = d.Payload[:0]
-		}
-		f = d
+		return s.serveCompressed(f)
 	}
 	return s.serveFrame(f)
+}
+
+// strayBytes is the error for a message holding more than one frame.
+func strayBytes(n int) error {
+	return fatal(protocol.ErrCodeBadFrame, "%w: %d bytes after the frame in one message", protocol.ErrProtocol, n)
+}
+
+// serveCompressed decompresses f's payload (shared memory: the Reader of
+// the socket transport does it by itself) and serves it; kept out of
+// handleMsg, whose uncompressed path is the hot one.
+func (s *session) serveCompressed(f protocol.Frame) error {
+	if !s.zgranted {
+		return fatal(protocol.ErrCodeProtocol, "%w: compressed frame, compression was not negotiated", protocol.ErrProtocol)
+	}
+	d, err := protocol.DecompressFrame(s.zbuf[:0], f, s.srv.cfg.MaxPayload)
+	if err != nil {
+		return s.badPayload(d, err)
+	}
+	if cap(d.Payload) <= 1<<20 {
+		s.zbuf = d.Payload[:0]
+	}
+	return s.serveFrame(d)
 }
 
 // handleFrame is the entry point for one frame read from a byte stream
@@ -462,7 +482,7 @@ func (s *session) heartbeat(f protocol.Frame) error {
 		s.rnow = time.Now().UnixNano()
 	}
 	s.rhb = protocol.Heartbeat{SentUnixNano: s.rnow, EchoUnixNano: sent}
-	return s.queue(protocol.MsgHeartbeat, protocol.FlagResponse, f.ID, s.renc.Encode(&s.rhb))
+	return s.queuePlain(protocol.MsgHeartbeat, protocol.FlagResponse, f.ID, s.renc.Encode(&s.rhb))
 }
 
 // run executes a handler for c and makes sure the call ends with exactly
