@@ -421,18 +421,24 @@ func (c *conn) failCall(f protocol.Frame, err error) {
 		return
 	}
 	delete(c.calls, f.ID)
-	if p.stream {
-		p.smu.Lock()
-		p.serr, p.ended = err, true
-		p.smu.Unlock()
-	} else {
-		p.err = err
-		p.done.Store(true)
-	}
+	p.end(err)
 	if p != c.leader {
 		c.woke = true
 	}
 	p.signal() // under c.mu, see deliver
+}
+
+// end makes err the outcome of the call: a stream ends with it, a one-shot
+// call is done with it. The caller holds c.mu and signals p.
+func (p *pending) end(err error) {
+	if p.stream {
+		p.smu.Lock()
+		p.serr, p.ended = err, true
+		p.smu.Unlock()
+		return
+	}
+	p.err = err
+	p.done.Store(true)
 }
 
 // deliver hands a response frame (its payload held in msg) to its call
@@ -506,14 +512,7 @@ func (c *conn) fail(err error) {
 	c.err = err
 	c.dead.Store(true)
 	for id, p := range c.calls {
-		if p.stream {
-			p.smu.Lock()
-			p.serr, p.ended = err, true
-			p.smu.Unlock()
-		} else {
-			p.err = err
-			p.done.Store(true)
-		}
+		p.end(err)
 		p.signal() // under c.mu, see deliver
 		delete(c.calls, id)
 	}
