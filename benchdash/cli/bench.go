@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,26 +12,26 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ringwire/ringwire/benchdash/compare"
 	"github.com/ringwire/ringwire/benchdash/store"
 )
 
-// progressEvery is how often bench reports that a package is still running.
-var progressEvery = 30 * time.Second
-
 func cmdBench(e *env, args []string) int {
 	fs := e.flags("bench")
-	db := fs.String("db", DefaultDB, "database file")
-	results := fs.String("results", DefaultResults, "directory for the results file")
-	count := fs.Int("count", 6, "go test -count (at least 6 for 95% intervals)")
+	db := fs.String("db", DefaultDB, "database file (machine-local)")
+	runs := fs.String("runs", DefaultRuns, "directory for this machine's results files (machine-local)")
+	results := fs.String("results", DefaultResults, "committed results directory (its baselines.json names saved baselines)")
+	count := fs.Int("count", 8, "rounds: each runs every package once per side (at least 8 for the A/A check)")
 	benchtime := fs.String("benchtime", "100ms", "go test -benchtime")
-	bench := fs.String("bench", ".", "go test -bench regular expression")
+	bench := fs.String("bench", ".", "go test -bench regular expression (DIR=RE overrides it for one directory)")
 	threshold := fs.Float64("threshold", DefaultThreshold, "fail on significant regressions worse than this many percent")
 	machine := fs.String("machine", "", "machine label (default: hostname and CPU model)")
-	dirs, err := parse(fs, args)
+	baseline := fs.String("baseline", "", "baseline commit (default: this machine's saved baseline's commit, else HEAD)")
+	args, err := parse(fs, args)
 	if err != nil {
 		return ExitUsage
 	}
-	if len(dirs) == 0 {
+	if len(args) == 0 {
 		e.errorf("bench: no module directories given")
 		return ExitUsage
 	}
@@ -40,122 +39,232 @@ func cmdBench(e *env, args []string) int {
 		e.errorf("bench: -count must be at least 1")
 		return ExitUsage
 	}
-	if *count < 6 {
-		fmt.Fprintf(e.stderr, "benchdash: warning: -count %d is below 6: confidence intervals will be infinite\n", *count)
+	if *count < 2*compare.MinHalf {
+		fmt.Fprintf(e.stderr, "benchdash: warning: -count %d is below %d: no A/A check, and below 6 the confidence intervals are infinite\n", *count, 2*compare.MinHalf)
 	}
 	if *machine == "" {
 		*machine = store.DefaultMachine("")
 	}
 	start := time.Now()
-	commit, branch, dirty := gitInfo()
-	var out bytes.Buffer
-	fmt.Fprintf(&out, "commit: %s\nbranch: %s\nmachine: %s\ndate: %s\n", commit, branch, oneLine(*machine), start.UTC().Format(time.RFC3339))
-	if dirty {
-		fmt.Fprintf(&out, "dirty: true\n")
-	}
-	fmt.Fprintf(&out, "benchtime: %s\ncount: %d\n", oneLine(*benchtime), *count)
-	total := 0
-	for _, dir := range dirs {
-		n, err := e.runGoTest(dir, *bench, *benchtime, *count, start, &out)
-		total += n
-		if err != nil {
-			e.errorf("bench: %s: %v", dir, err)
-			return ExitFailure
-		}
-	}
-	if total == 0 {
-		e.errorf("bench: no benchmark matched -bench %q in %s", *bench, strings.Join(dirs, " "))
-		return ExitFailure
-	}
-	path, err := writeResults(*results, start, commit, out.Bytes())
+	cwd, _ := os.Getwd()
+	root, err := git(cwd, "rev-parse", "--show-toplevel")
 	if err != nil {
-		e.errorf("bench: %v", err)
+		e.errorf("bench: not in a git work tree: %v", err)
 		return ExitFailure
 	}
-	fmt.Fprintf(e.stderr, "[%s] %d results written to %s\n", since(start), total, path)
-
+	var targets []target
+	for _, a := range args {
+		t := parseTarget(a, *bench)
+		abs, _ := filepath.Abs(t.dir)
+		rel, err := filepath.Rel(root, abs)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			e.errorf("bench: %s is outside the repository %s", t.dir, root)
+			return ExitUsage
+		}
+		t.dir = filepath.ToSlash(rel)
+		targets = append(targets, t)
+	}
 	st, code := e.open(*db)
 	if st == nil {
 		return code
 	}
 	defer st.Close()
-	run, err := store.ParseBytes(out.Bytes(), filepath.Base(path), store.Overrides{})
+
+	head, _ := git(root, "rev-parse", "HEAD")
+	branch, _ := git(root, "rev-parse", "--abbrev-ref", "HEAD")
+	status, _ := git(root, "status", "--porcelain")
+	dirty := status != ""
+	baseSpec, why := *baseline, "-baseline"
+	if baseSpec == "" {
+		baseSpec, why = e.savedBaselineCommit(st, *machine, *results), "this machine's saved baseline"
+		if baseSpec == "" {
+			baseSpec, why = "HEAD", "no saved baseline: HEAD"
+		}
+	}
+	baseCommit, err := git(root, "rev-parse", "--verify", baseSpec+"^{commit}")
+	if err != nil {
+		e.errorf("bench: baseline %q: %v", baseSpec, err)
+		return ExitFailure
+	}
+
+	b := &tree{name: "B", root: root, commit: head}
+	tmp, err := os.MkdirTemp("", "benchdash-bin-")
 	if err != nil {
 		e.errorf("bench: %v", err)
 		return ExitFailure
 	}
-	res, err := st.Ingest(e.ctx, run)
-	if err != nil {
+	defer os.RemoveAll(tmp)
+	fmt.Fprintf(e.stderr, "[%s] building the working tree's benchmarks\n", since(start))
+	if err := e.build(b, targets, tmp, false); err != nil {
 		e.errorf("bench: %v", err)
 		return ExitFailure
 	}
-	info, err := st.GetRun(e.ctx, res.RunID)
-	if err != nil {
-		e.errorf("bench: %v", err)
+	if len(b.pkgs) == 0 {
+		e.errorf("bench: no benchmark matched in %s", strings.Join(args, " "))
 		return ExitFailure
 	}
-	e.printf("stored as run %d in %s\n", res.RunID, st.Path())
-	baseID, err := st.GetBaseline(e.ctx, info.Machine, store.DefaultBaseline)
-	if errors.Is(err, store.ErrNotFound) {
-		e.printf("no baseline for machine %q yet: run %d becomes it (benchdash save moves it)\n", info.Machine, res.RunID)
-		if err := e.saveBaseline(st, info, store.DefaultBaseline, *results); err != nil {
-			e.errorf("bench: %v", err)
+	sides := []*tree{b}
+	if baseCommit != head || dirty {
+		a := &tree{name: "A", commit: baseCommit}
+		var binDir string
+		a.root, binDir, err = baselineTree(root, baseCommit)
+		if err == nil {
+			fmt.Fprintf(e.stderr, "[%s] building the baseline's benchmarks (%s, %s) in %s\n", since(start), short(baseCommit), why, a.root)
+			err = e.build(a, targets, binDir, true)
+		}
+		if err != nil {
+			e.errorf("bench: baseline: %v", err)
 			return ExitFailure
 		}
+		sides = []*tree{a, b}
+	}
+
+	session := start.UTC().Format("20060102T150405Z")
+	outs := map[*tree]*strings.Builder{}
+	for _, s := range sides {
+		var w strings.Builder
+		c := s.commit
+		fmt.Fprintf(&w, "commit: %s\nbranch: %s\nmachine: %s\ndate: %s\n", c, branch, oneLine(*machine), start.UTC().Format(time.RFC3339))
+		if s == b && dirty {
+			w.WriteString("dirty: true\n")
+		}
+		fmt.Fprintf(&w, "session: %s\nside: %s\nbaseline: %s\nbenchtime: %s\ncount: %d\n", session, s.name, baseCommit, oneLine(*benchtime), *count)
+		outs[s] = &w
+	}
+	var roundTime time.Duration
+	for i := 0; i < *count; i++ {
+		order := roundOrder(i, sides)
+		t0 := time.Now()
+		for _, s := range order {
+			for _, p := range s.pkgs {
+				est := ""
+				if roundTime > 0 {
+					est = fmt.Sprintf(", about %s to go", (roundTime*time.Duration(*count-i) - time.Since(t0)).Round(time.Second))
+				}
+				fmt.Fprintf(e.stderr, "[%s] round %d of %d, side %s (%s): %s%s\n", since(start), i+1, *count, s.name, short(s.commit), p.importPath, est)
+				if err := e.runBinary(s, p, *benchtime, outs[s]); err != nil {
+					e.errorf("bench: round %d, side %s, %s: %v", i+1, s.name, p.importPath, err)
+					return ExitFailure
+				}
+			}
+		}
+		roundTime = time.Since(t0)
+	}
+
+	var stored []*store.Run
+	for _, s := range sides {
+		data := []byte(outs[s].String())
+		path, err := writeResults(*runs, start, s.commit, s.name, data)
+		if err == nil {
+			var run *store.Run
+			if run, err = store.ParseBytes(data, filepath.Base(path), store.Overrides{}); err == nil {
+				var res *store.IngestResult
+				if res, err = st.Ingest(e.ctx, run); err == nil {
+					run.ID = res.RunID
+					stored = append(stored, run)
+					fmt.Fprintf(e.stderr, "[%s] side %s: %s, run %d in %s\n", since(start), s.name, path, res.RunID, st.Path())
+				}
+			}
+		}
+		if err != nil {
+			e.errorf("bench: side %s: %v", s.name, err)
+			return ExitFailure
+		}
+	}
+	if len(sides) == 1 {
+		e.printf("the working tree is the baseline (%s, %s, clean): nothing to compare; recorded as run %d\n", short(head), why, stored[0].ID)
 		return ExitOK
 	}
-	if err != nil {
+	aRun, bRun := stored[0], stored[1]
+	e.printf("machine: %s\n", *machine)
+	e.printf("A:       baseline %s (%s), run %d\n", short(baseCommit), why, aRun.ID)
+	e.printf("B:       working tree at %s%s, run %d\n", short(head), map[bool]string{true: " with changes"}[dirty], bRun.ID)
+	e.printf("paired:  %d rounds, A and B alternating (A first in odd rounds), -benchtime %s\n\n", *count, *benchtime)
+	res := compare.Compare(aRun.Samples, bRun.Samples, compare.Options{})
+	first, second := compare.Halves(aRun.Samples)
+	v := compare.Judge(res, compare.Compare(first, second, compare.Options{}), *threshold)
+	if err := compare.WriteTable(e.stdout, res, "A "+short(baseCommit), "B"); err != nil {
 		e.errorf("bench: %v", err)
 		return ExitFailure
 	}
-	regs, err := e.compareRuns(st, baseID, info, "baseline", *threshold)
-	if err != nil {
-		e.errorf("bench: %v", err)
-		return ExitFailure
-	}
-	if regs > 0 {
+	if len(e.report(v)) > 0 {
 		return ExitFailure
 	}
 	return ExitOK
+}
+
+// roundOrder returns the order in which round i (from 0) runs the sides:
+// A first in even rounds, B first in odd ones, so that neither side always
+// runs on a machine the other has just warmed (or heated).
+func roundOrder(i int, sides []*tree) []*tree {
+	if len(sides) == 2 && i%2 == 1 {
+		return []*tree{sides[1], sides[0]}
+	}
+	return sides
+}
+
+// report prints the verdict and returns the failures.
+func (e *env) report(v compare.Verdict) []compare.Row {
+	e.printf("\ngated %d benchmark×unit, %d too noisy here", v.Gated, len(v.Noisy))
+	if !v.AAChecked {
+		e.printf(" (no A/A check: fewer than %d baseline samples a half)", compare.MinHalf)
+	}
+	e.printf("; threshold %g%%\n", v.Threshold)
+	for _, n := range v.Noisy {
+		e.printf("  too noisy here: %s %s: A/A halves differ by %+.2f%% (p=%.3f; A %s, n=%d): not gated\n",
+			n.AA.Name, n.AA.Unit, n.AA.DeltaPct, n.AA.P, compare.FormatSummary(n.A, n.AA.Unit), n.A.N)
+	}
+	if len(v.Regressions) == 0 {
+		e.printf("no significant regression beyond %g%%\n", v.Threshold)
+		return nil
+	}
+	failing := map[compare.Key]bool{}
+	for _, r := range v.Failures {
+		failing[r.Key] = true
+	}
+	e.printf("%d significant regressions beyond %g%% (%d with confidence intervals more than %g%% apart):\n", len(v.Regressions), v.Threshold, len(v.Failures), v.Threshold)
+	for _, r := range v.Regressions {
+		verdict := fmt.Sprintf("not failing: the intervals are not %g%% apart", v.Threshold)
+		if failing[r.Key] {
+			verdict = "FAIL"
+		}
+		e.printf("  %s %s: %+.2f%% (p=%.3f, interval gap %+.1f%%) %s\n", r.Name, r.Unit, r.DeltaPct, r.P, r.Gap, verdict)
+	}
+	if len(v.Failures) == 0 {
+		e.printf("no regression beyond noise: not failing\n")
+	}
+	return v.Failures
+}
+
+// savedBaselineCommit returns the commit of machine's default baseline: the
+// database's, else the one baselines.json in the committed results
+// directory names; "" when there is none.
+func (e *env) savedBaselineCommit(st *store.Store, machine, results string) string {
+	if id, err := st.GetBaseline(e.ctx, machine, store.DefaultBaseline); err == nil {
+		if r, err := st.GetRun(e.ctx, id); err == nil {
+			return r.Commit
+		}
+	}
+	recs, _ := readBaselines(results)
+	for _, r := range recs {
+		if r.Machine == machine && r.Name == store.DefaultBaseline && r.Commit != "" {
+			return r.Commit
+		}
+	}
+	return ""
 }
 
 func since(t time.Time) string { return time.Since(t).Round(100 * time.Millisecond).String() }
 
 func oneLine(s string) string { return strings.NewReplacer("\n", " ", "\r", " ").Replace(s) }
 
-// gitInfo returns the commit, branch and whether the work tree has changes,
-// or "unknown" when the current directory is not in a git work tree.
-func gitInfo() (commit, branch string, dirty bool) {
-	git := func(args ...string) string {
-		out, err := exec.Command("git", args...).Output()
-		if err != nil {
-			return ""
-		}
-		return strings.TrimSpace(string(out))
-	}
-	commit = git("rev-parse", "HEAD")
-	if commit == "" {
-		return "unknown", "unknown", false
-	}
-	branch = git("rev-parse", "--abbrev-ref", "HEAD")
-	if branch == "" {
-		branch = "unknown"
-	}
-	dirty = git("status", "--porcelain", "--untracked-files=no") != ""
-	return commit, branch, dirty
-}
-
-// writeResults writes data to dir as <date>-<commit>.txt, never
+// writeResults writes data to dir as <date>-<commit>-<side>.txt, never
 // overwriting an existing file.
-func writeResults(dir string, t time.Time, commit string, data []byte) (string, error) {
+func writeResults(dir string, t time.Time, commit, side string, data []byte) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	short := commit
-	if len(short) > 12 {
-		short = short[:12]
-	}
-	base := t.UTC().Format("2006-01-02T150405Z") + "-" + short
+	base := t.UTC().Format("2006-01-02T150405Z") + "-" + short(commit) + "-" + side
 	for i := 1; ; i++ {
 		name := base + ".txt"
 		if i > 1 {
@@ -177,71 +286,31 @@ func writeResults(dir string, t time.Time, commit string, data []byte) (string, 
 	}
 }
 
-// runGoTest runs the benchmarks of the module in dir, appends their result
-// and configuration lines to out, and reports progress on stderr. It returns
-// the number of benchmark result lines.
-func (e *env) runGoTest(dir, bench, benchtime string, count int, start time.Time, out *bytes.Buffer) (int, error) {
-	args := []string{"test", "-run=^$", "-bench=" + bench, "-benchmem", fmt.Sprintf("-count=%d", count), "-benchtime=" + benchtime, "./..."}
-	fmt.Fprintf(e.stderr, "[%s] %s: go %s\n", since(start), dir, strings.Join(args, " "))
-	// go test's stderr and the progress lines share e.stderr.
+// runBinary runs one round of p's benchmarks in its package directory of
+// s (as go test does: integration's harness builds ringwired from there)
+// and appends the configuration and result lines to out.
+func (e *env) runBinary(s *tree, p benchPkg, benchtime string, out *strings.Builder) error {
+	cmd := exec.CommandContext(e.ctx, p.bin, "-test.run=^$", "-test.bench="+p.bench, "-test.benchmem", "-test.count=1", "-test.benchtime="+benchtime)
+	cmd.Dir = filepath.Join(s.root, p.rel)
 	lw := &lockedWriter{w: e.stderr}
-	cmd := exec.CommandContext(e.ctx, "go", args...)
-	cmd.Dir = dir
 	cmd.Stderr = lw
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if err := cmd.Start(); err != nil {
-		return 0, err
+		return err
 	}
-	var mu sync.Mutex // guards pkg and n
-	pkg, n := "", 0
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(progressEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				mu.Lock()
-				p, k := pkg, n
-				mu.Unlock()
-				fmt.Fprintf(lw, "[%s] %s: still running %s (%d results so far)\n", since(start), dir, p, k)
-			}
-		}
-	})
+	fmt.Fprintf(out, "pkg: %s\n", p.importPath)
 	sc := bufio.NewScanner(pipe)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	pkgResults := 0
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
-		case strings.HasPrefix(line, "Benchmark"):
+		case strings.HasPrefix(line, "Benchmark") && len(strings.Fields(line)) > 2,
+			strings.HasPrefix(line, "goos: "), strings.HasPrefix(line, "goarch: "), strings.HasPrefix(line, "cpu: "), strings.HasPrefix(line, "pkg: "):
 			out.WriteString(line + "\n")
-			if f := strings.Fields(line); len(f) > 2 {
-				mu.Lock()
-				n++
-				mu.Unlock()
-				pkgResults++
-			} else {
-				fmt.Fprintln(lw, line)
-			}
-		case strings.HasPrefix(line, "pkg: "):
-			mu.Lock()
-			pkg = strings.TrimPrefix(line, "pkg: ")
-			mu.Unlock()
-			pkgResults = 0
-			out.WriteString(line + "\n")
-			fmt.Fprintf(lw, "[%s] %s: running %s\n", since(start), dir, strings.TrimPrefix(line, "pkg: "))
-		case strings.HasPrefix(line, "goos: "), strings.HasPrefix(line, "goarch: "), strings.HasPrefix(line, "cpu: "):
-			out.WriteString(line + "\n")
-		case strings.HasPrefix(line, "PASS"):
-		case strings.HasPrefix(line, "ok "), strings.HasPrefix(line, "FAIL"):
-			fmt.Fprintf(lw, "[%s] %s (%d results)\n", since(start), line, pkgResults)
+		case strings.HasPrefix(line, "Benchmark"), line == "PASS":
 		default:
 			fmt.Fprintln(lw, line)
 		}
@@ -250,18 +319,10 @@ func (e *env) runGoTest(dir, bench, benchtime string, count int, start time.Time
 	if scanErr != nil {
 		io.Copy(io.Discard, pipe)
 	}
-	err = cmd.Wait()
-	close(stop)
-	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	if scanErr != nil {
-		return n, scanErr
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("%s failed: %w", filepath.Base(p.bin), err)
 	}
-	if err != nil {
-		return n, fmt.Errorf("go test failed: %w", err)
-	}
-	return n, nil
+	return scanErr
 }
 
 // lockedWriter serialises writes from several goroutines.

@@ -23,8 +23,9 @@ import (
 
 // Defaults of the command-line flags.
 const (
-	DefaultDB        = "bench/benchdash.db"
-	DefaultResults   = "bench/results"
+	DefaultDB        = "bench/local/benchdash.db" // machine-local, not committed
+	DefaultRuns      = "bench/local/runs"         // this machine's results files, not committed
+	DefaultResults   = "bench/results"            // committed: saved baselines' results files and baselines.json
 	DefaultThreshold = 10.0
 	DefaultAddr      = "127.0.0.1:8080"
 )
@@ -39,18 +40,20 @@ const (
 const usage = `usage: benchdash <command> [flags] [args]
 
 commands:
-  bench    [-db F] [-results D] [-count 6] [-benchtime 100ms] [-bench RE] [-threshold 10] [-machine L] DIR...
-           run the benchmarks of the module directories, record, ingest and compare them
-           against this machine's baseline; exit 1 on a significant regression
+  bench    [-db F] [-runs D] [-results D] [-count 8] [-benchtime 100ms] [-bench RE] [-threshold 10]
+           [-machine L] [-baseline COMMIT] DIR[=RE]...
+           build the baseline commit's benchmarks (in a git worktree) and the working tree's,
+           run them alternately, A B A B..., -count rounds, record both sides, compare them
+           with an A/A noise check; exit 1 on a significant regression
   ingest   [-db F] [-machine L] [-branch B] [-commit C] FILE...
            store benchmark results files (go test -bench output)
-  save     [-db F] [-results D] [-run ID|latest] [-name default]
-           mark a run as its machine's baseline
+  save     [-db F] [-runs D] [-results D] [-run ID|latest] [-name default]
+           mark a run as its machine's baseline and record it in the committed results
   compare  [-db F] [-run ID|latest] [-against baseline|previous|commit:SHA|run:ID] [-threshold 10]
            print a benchstat-style comparison; exit 1 on a significant regression
   serve    [-db F] [-results D] [-addr 127.0.0.1:8080]
            serve the dashboard
-  rebuild  [-db F] [-results D]
+  rebuild  [-db F] [-runs D] [-results D]
            recreate the database from the results files
 `
 
@@ -186,7 +189,8 @@ func (e *env) ingestFile(st *store.Store, path string, o store.Overrides) error 
 func cmdSave(e *env, args []string) int {
 	fs := e.flags("save")
 	db := fs.String("db", DefaultDB, "database file")
-	results := fs.String("results", DefaultResults, "results directory; baselines.json there records baselines for rebuild")
+	runs := fs.String("runs", DefaultRuns, "directory of this machine's results files")
+	results := fs.String("results", DefaultResults, "committed results directory: the run's file is copied there and baselines.json records it")
 	runSpec := fs.String("run", "latest", "run id, or latest")
 	name := fs.String("name", store.DefaultBaseline, "baseline name")
 	if _, err := parse(fs, args); err != nil {
@@ -207,22 +211,19 @@ func cmdSave(e *env, args []string) int {
 		e.errorf("save: %v", err)
 		return ExitFailure
 	}
-	if err := e.saveBaseline(st, run, *name, *results); err != nil {
+	if err := st.SetBaseline(e.ctx, run.Machine, *name, run.ID); err != nil {
 		e.errorf("save: %v", err)
 		return ExitFailure
 	}
+	if fi, err := os.Stat(*results); err == nil && fi.IsDir() {
+		if err := recordBaseline(&run.Run, *name, *runs, *results); err != nil {
+			e.errorf("save: %v", err)
+			return ExitFailure
+		}
+		e.printf("recorded in %s (commit it to share it)\n", filepath.Join(*results, BaselinesFile))
+	}
 	e.printf("run %d (commit %s) is now baseline %q of machine %q\n", id, run.Commit, *name, run.Machine)
 	return ExitOK
-}
-
-func (e *env) saveBaseline(st *store.Store, run *store.RunInfo, name, results string) error {
-	if err := st.SetBaseline(e.ctx, run.Machine, name, run.ID); err != nil {
-		return err
-	}
-	if fi, err := os.Stat(results); err == nil && fi.IsDir() {
-		return writeBaselines(e.ctx, st, results)
-	}
-	return nil
 }
 
 func cmdCompare(e *env, args []string) int {

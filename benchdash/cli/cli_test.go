@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -269,29 +270,33 @@ func TestRebuild(t *testing.T) {
 	mustRun(t, ExitFailure, "rebuild", "-db", db, "-results", filepath.Join(dir, "nope"))
 }
 
-// TestBenchPipeline runs the bench command on a fixture module whose
-// benchmark doubles its cost when BENCHDASH_FIXTURE_SLOW=1: the first run
-// becomes the baseline, an unchanged rerun passes, a slowed one fails.
+// TestBenchPipeline runs bench on a fixture repository (a git repository
+// holding testdata/slowfixture, whose benchmark sleeps 5 ms per op, and a
+// committed record of another machine): a clean tree at its baseline is
+// measured once; an A/B session against a docs-only parent commit passes; two
+// sessions leave the tree clean and every committed record in place; save
+// records the baseline beside the other machine's; and a working tree that
+// doubles the benchmark's cost fails, naming it, against the saved baseline.
 func TestBenchPipeline(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs go test on a fixture module")
+		t.Skip("builds and runs a fixture module's benchmarks")
 	}
-	dir := t.TempDir()
-	mod := filepath.Join(dir, "slowfixture")
-	if err := os.CopyFS(mod, os.DirFS("../testdata/slowfixture")); err != nil {
+	gocache, err := exec.Command("go", "env", "GOCACHE").Output()
+	if err != nil {
 		t.Fatal(err)
 	}
+	dir := t.TempDir()
+	t.Setenv("GOCACHE", strings.TrimSpace(string(gocache)))
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache")) // the baseline worktrees and binaries
 	t.Setenv("GOWORK", "off")
 	t.Setenv("GOFLAGS", "-buildvcs=false")
 	t.Setenv("BENCHDASH_FIXTURE_SLOW", "")
 	// Wall-clock timings on a shared machine are noisy: a busy moment can
-	// spoil one run. The whole sequence is retried with a fresh database;
-	// an implementation that always passes or always fails never succeeds.
-	var db, results string
+	// spoil one session. The whole sequence is retried in a fresh
+	// repository; an implementation that always passes or always fails
+	// never succeeds.
 	for attempt := 1; ; attempt++ {
-		base := filepath.Join(dir, fmt.Sprintf("attempt%d", attempt))
-		db, results = filepath.Join(base, "benchdash.db"), filepath.Join(base, "results")
-		problem := benchSequence(t, mod, db, results)
+		problem := benchSequence(t, filepath.Join(dir, fmt.Sprintf("attempt%d", attempt)))
 		if problem == "" {
 			t.Logf("bench sequence passed on attempt %d", attempt)
 			break
@@ -301,47 +306,126 @@ func TestBenchPipeline(t *testing.T) {
 		}
 		t.Logf("attempt %d: %s; retrying", attempt, problem)
 	}
-	files, _ := listResults(results)
-	if len(files) != 3 {
-		t.Errorf("results files: %v", files)
-	}
-	data := must(os.ReadFile(files[0]))
-	for _, w := range []string{"commit: ", "branch: ", "machine: fixture-box", "date: ", "BenchmarkWork-2"} {
-		if !strings.Contains(string(data), w) {
-			t.Errorf("results file lacks %q", w)
-		}
-	}
-	// Nothing matched, and a directory that is not a module.
-	out := mustRun(t, ExitFailure, "bench", "-db", db, "-results", results, "-count", "1", "-bench", "NoSuch", "-machine", "x", mod)
-	if !strings.Contains(out, "no benchmark matched") {
-		t.Errorf("no match:\n%s", out)
-	}
-	mustRun(t, ExitFailure, "bench", "-db", db, "-results", results, "-count", "1", filepath.Join(dir, "nowhere"))
 }
 
-// benchSequence runs bench (which makes the baseline), save, an unchanged
-// bench (must pass) and a slowed bench (must fail), and returns what went
-// wrong, if anything.
-func benchSequence(t *testing.T, mod, db, results string) string {
+// gitT runs git in dir and fails the test on error.
+func gitT(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	t.Setenv("BENCHDASH_FIXTURE_SLOW", "")
-	args := []string{"bench", "-db", db, "-results", results, "-count", "6", "-benchtime", "10x", "-machine", "fixture-box", mod}
+	out, err := git(dir, args...)
+	if err != nil {
+		t.Fatalf("git %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
+// fixtureRepo makes a git repository at repo with the fixture module, a
+// .gitignore for bench/local/ and another machine's committed baseline.
+func fixtureRepo(t *testing.T, repo string) {
+	t.Helper()
+	if err := os.CopyFS(filepath.Join(repo, "slowfixture"), os.DirFS("../testdata/slowfixture")); err != nil {
+		t.Fatal(err)
+	}
+	results := filepath.Join(repo, "bench", "results")
+	os.MkdirAll(results, 0o755)
+	other := must(os.ReadFile("../testdata/gotest-count6.txt"))
+	writeFile(t, results, "2026-01-01T000000Z-other.txt", other)
+	run := must(store.ParseBytes(other, "2026-01-01T000000Z-other.txt", store.Overrides{}))
+	writeFile(t, results, BaselinesFile, fmt.Appendf(nil, `{"baselines": [{"machine": "other-box", "name": "default", "source": %q, "hash": %q, "commit": "0123"}]}`+"\n", run.Source, run.Hash))
+	writeFile(t, repo, ".gitignore", []byte("/bench/local/\n"))
+	gitT(t, repo, "init", "-q", "-b", "main")
+	gitT(t, repo, "config", "user.email", "t@example.com")
+	gitT(t, repo, "config", "user.name", "t")
+	gitT(t, repo, "add", ".")
+	gitT(t, repo, "commit", "-q", "-m", "fixture")
+}
+
+// benchSequence runs the sequence of TestBenchPipeline in a new fixture
+// repository and returns what went wrong with a timing-dependent verdict,
+// if anything.
+func benchSequence(t *testing.T, repo string) string {
+	t.Helper()
+	fixtureRepo(t, repo)
+	t.Chdir(repo)
+	clean := func(when string) {
+		t.Helper()
+		if st := gitT(t, repo, "status", "--porcelain"); st != "" {
+			t.Fatalf("git status after %s:\n%s", when, st)
+		}
+	}
+	args := []string{"bench", "-count", "8", "-benchtime", "10x", "-machine", "fixture-box", "slowfixture"}
+
 	out := mustRun(t, ExitOK, args...)
-	for _, w := range []string{"running example.com/slowfixture", "results written to", `no baseline for machine "fixture-box" yet: run 1 becomes it`} {
+	for _, w := range []string{"building the working tree's benchmarks", "round 8 of 8, side B", "nothing to compare; recorded as run 1", "no saved baseline: HEAD"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("first bench lacks %q:\n%s", w, out)
 		}
 	}
-	mustRun(t, ExitOK, "save", "-db", db, "-results", results, "-run", "1")
-	code, out, errs := run(t, args...)
+	if strings.Contains(out, "side A") {
+		t.Errorf("first bench measured a baseline side:\n%s", out)
+	}
+	clean("the first bench")
+
+	// A docs-only commit: the A/B pairing runs on the same code.
+	writeFile(t, repo, "README.md", []byte("docs\n"))
+	gitT(t, repo, "add", "README.md")
+	gitT(t, repo, "commit", "-q", "-m", "docs")
+	parent := gitT(t, repo, "rev-parse", "HEAD~1")
+	code, out, errs := run(t, append(args, "-baseline", "HEAD~1")...)
 	if code != ExitOK || !strings.Contains(out, "no significant regression beyond 10%") {
-		return fmt.Sprintf("unchanged rerun exited %d:\n%s%s", code, out, errs)
+		return fmt.Sprintf("unchanged A/B session exited %d:\n%s%s", code, out, errs)
 	}
-	t.Setenv("BENCHDASH_FIXTURE_SLOW", "1")
+	for _, w := range []string{"A:       baseline " + parent[:12] + " (-baseline)", "gated 3 benchmark×unit, 0 too noisy here; threshold 10%", "n=8+8"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("A/B session lacks %q:\n%s", w, out)
+		}
+	}
+	// Rounds alternate which side goes first: A B, B A, ...
+	r1a, r1b := strings.Index(errs, "round 1 of 8, side A"), strings.Index(errs, "round 1 of 8, side B")
+	r2a, r2b := strings.Index(errs, "round 2 of 8, side A"), strings.Index(errs, "round 2 of 8, side B")
+	if r1a < 0 || r1b < r1a || r2b < r1b || r2a < r2b {
+		t.Errorf("rounds not alternating: %d %d %d %d\n%s", r1a, r1b, r2a, r2b, errs)
+	}
+	clean("an A/B session")
+	if other := must(os.ReadFile(filepath.Join(repo, "bench", "results", BaselinesFile))); !strings.Contains(string(other), "other-box") {
+		t.Errorf("the other machine's baseline is gone: %s", other)
+	}
+
+	// save records the latest run (B of the session, at HEAD) beside the
+	// other machine's baseline: the one command that changes committed files.
+	out = mustRun(t, ExitOK, "save")
+	if !strings.Contains(out, "is now baseline \"default\" of machine \"fixture-box\"") {
+		t.Errorf("save: %s", out)
+	}
+	recs := must(readBaselines(filepath.Join(repo, "bench", "results")))
+	head := gitT(t, repo, "rev-parse", "HEAD")
+	if len(recs) != 2 || recs[0].Machine != "other-box" || recs[1].Machine != "fixture-box" || recs[1].Commit != head {
+		t.Errorf("baselines after save: %+v", recs)
+	}
+	if _, err := os.Stat(filepath.Join(repo, "bench", "results", recs[1].Source)); err != nil {
+		t.Errorf("saved run's file not in the committed results: %v", err)
+	}
+	gitT(t, repo, "add", "bench/results")
+	gitT(t, repo, "commit", "-q", "-m", "baseline")
+
+	// The working tree doubles the cost: B fails against the saved baseline.
+	src := filepath.Join(repo, "slowfixture", "slow_test.go")
+	data := must(os.ReadFile(src))
+	writeFile(t, filepath.Dir(src), "slow_test.go", []byte(strings.Replace(string(data), "d := 5 * time.Millisecond", "d := 10 * time.Millisecond", 1)))
 	code, out, errs = run(t, args...)
-	if code != ExitFailure || !strings.Contains(out, "⚠ regression") || !strings.Contains(out, "Work-2 sec/op") {
-		return fmt.Sprintf("slowed run exited %d:\n%s%s", code, out, errs)
+	if code != ExitFailure || !strings.Contains(out, "⚠ regression") || !strings.Contains(out, "Work-2 sec/op") || !strings.Contains(out, "FAIL") ||
+		!strings.Contains(out, "A:       baseline "+head[:12]+" (this machine's saved baseline)") {
+		return fmt.Sprintf("slowed session exited %d:\n%s%s", code, out, errs)
 	}
-	t.Logf("slowed run:\n%s", out)
+	t.Logf("slowed session:\n%s", out)
+	os.WriteFile(src, data, 0o644)
+
+	out = mustRun(t, ExitFailure, "bench", "-count", "1", "-bench", "NoSuch", "-machine", "x", "slowfixture")
+	if !strings.Contains(out, "no benchmark matched") {
+		t.Errorf("no match:\n%s", out)
+	}
+	mustRun(t, ExitFailure, "bench", "-count", "1", "nowhere")
+	mustRun(t, ExitUsage, "bench", "-count", "1", "..")
+	mustRun(t, ExitFailure, "bench", "-count", "1", "-baseline", "nosuchcommit", "slowfixture")
+	clean("the whole sequence")
 	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/ringwire/ringwire/benchdash/store"
@@ -12,7 +13,8 @@ import (
 func cmdRebuild(e *env, args []string) int {
 	fs := e.flags("rebuild")
 	db := fs.String("db", DefaultDB, "database file to recreate")
-	results := fs.String("results", DefaultResults, "results directory to read")
+	results := fs.String("results", DefaultResults, "committed results directory to read (with its baselines.json)")
+	runs := fs.String("runs", DefaultRuns, "this machine's results directory to read too, if it exists")
 	if _, err := parse(fs, args); err != nil {
 		return ExitUsage
 	}
@@ -20,6 +22,11 @@ func cmdRebuild(e *env, args []string) int {
 	if err != nil {
 		e.errorf("rebuild: %v", err)
 		return ExitFailure
+	}
+	if local, err := listResults(*runs); err == nil {
+		// Both directories' names start with the date: merged, in time order.
+		files = append(files, local...)
+		sort.SliceStable(files, func(i, j int) bool { return filepath.Base(files[i]) < filepath.Base(files[j]) })
 	}
 	bases, err := readBaselines(*results)
 	if err != nil {
@@ -85,7 +92,7 @@ func cmdRebuild(e *env, args []string) int {
 		e.errorf("rebuild: %v", err)
 		return ExitFailure
 	}
-	e.printf("rebuilt %s: %d runs from %d files in %s, %d baselines\n", *db, stored, len(files), *results, restored)
+	e.printf("rebuilt %s: %d runs from %d files in %s and %s, %d baselines\n", *db, stored, len(files), *results, *runs, restored)
 	return code
 }
 

@@ -1,0 +1,82 @@
+package compare
+
+import (
+	"cmp"
+	"math"
+	"slices"
+)
+
+// MinHalf is the fewest samples a half of an A/A check needs: with 3 and 3
+// the Mann-Whitney U-test can never reach p < 0.05, so the check could never
+// flag anything.
+const MinHalf = 4
+
+// Halves splits every sample's values, which are in measurement order, into
+// the first half and the second half (the middle value of an odd count goes
+// to neither). Comparing the two halves of the baseline is an A/A check: the
+// code is the same, so a significant difference is the machine drifting.
+func Halves(samples []Sample) (first, second []Sample) {
+	for _, s := range samples {
+		h := len(s.Values) / 2
+		first = append(first, Sample{Key: s.Key, Values: slices.Clone(s.Values[:h])})
+		second = append(second, Sample{Key: s.Key, Values: slices.Clone(s.Values[len(s.Values)-h:])})
+	}
+	return first, second
+}
+
+// Verdict is the gate's decision on an A/B comparison.
+type Verdict struct {
+	Threshold float64
+	// Gated counts the rows measured on both sides whose A/A check passed
+	// (or every row on both sides when there was no A/A check).
+	Gated int
+	// Noisy are the benchmarks too noisy here to gate: a significant
+	// change beyond the threshold between two halves of unchanged code.
+	Noisy []Noisy
+	// AAChecked is false when A had fewer than 2×MinHalf samples, so no
+	// benchmark could be found too noisy.
+	AAChecked bool
+	// Regressions are the gated significant regressions worse than the
+	// threshold; Failures those of them that fail the gate (Result.Failures).
+	Regressions, Failures []Row
+}
+
+// Noisy is a benchmark too noisy to gate: its A/A row (the first half of
+// A's samples against the second half) and the summary of all A's samples.
+type Noisy struct {
+	AA Row
+	A  Summary
+}
+
+// Judge gates res, the comparison of A (the baseline) with B, at
+// thresholdPct, excusing the benchmarks whose A/A check aa (Compare of the
+// Halves of A's samples) shows a significant change beyond the threshold.
+func Judge(res, aa Result, thresholdPct float64) Verdict {
+	v := Verdict{Threshold: thresholdPct}
+	noisy := map[Key]Row{}
+	for _, r := range aa.Rows {
+		if r.Old.N < MinHalf || r.New.N < MinHalf {
+			continue
+		}
+		v.AAChecked = true
+		if r.Significant && math.Abs(r.DeltaPct) > thresholdPct {
+			noisy[r.Key] = r
+		}
+	}
+	gated := Result{Alpha: res.Alpha}
+	for _, r := range res.Rows {
+		if aaRow, ok := noisy[r.Key]; ok {
+			v.Noisy = append(v.Noisy, Noisy{AA: aaRow, A: r.Old})
+			continue
+		}
+		if r.Old.N == 0 || r.New.N == 0 {
+			continue
+		}
+		v.Gated++
+		gated.Rows = append(gated.Rows, r)
+	}
+	v.Regressions = gated.Regressions(thresholdPct)
+	v.Failures = gated.Failures(thresholdPct)
+	slices.SortStableFunc(v.Noisy, func(a, b Noisy) int { return cmp.Compare(math.Abs(b.AA.DeltaPct), math.Abs(a.AA.DeltaPct)) })
+	return v
+}
