@@ -223,6 +223,9 @@ func cmdSave(e *env, args []string) int {
 		e.printf("recorded in %s (commit it to share it)\n", filepath.Join(*results, BaselinesFile))
 	}
 	e.printf("run %d (commit %s) is now baseline %q of machine %q\n", id, run.Commit, *name, run.Machine)
+	if run.Labels["dirty"] == "true" {
+		fmt.Fprintf(e.stderr, "benchdash: warning: run %d measured uncommitted changes; bench will measure commit %s as the baseline\n", id, short(run.Commit))
+	}
 	return ExitOK
 }
 

@@ -417,6 +417,9 @@ func benchSequence(t *testing.T, repo string) string {
 		return fmt.Sprintf("slowed session exited %d:\n%s%s", code, out, errs)
 	}
 	t.Logf("slowed session:\n%s", out)
+	if out := mustRun(t, ExitOK, "save", "-results", filepath.Join(repo, "nowhere")); !strings.Contains(out, "measured uncommitted changes") {
+		t.Errorf("save of a dirty run: %s", out)
+	}
 	os.WriteFile(src, data, 0o644)
 
 	out = mustRun(t, ExitFailure, "bench", "-count", "1", "-bench", "NoSuch", "-machine", "x", "slowfixture")
