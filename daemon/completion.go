@@ -44,6 +44,10 @@ func CompletionHandler(p Provider) Handler {
 		}
 		e := encoders.Get().(*protocol.Encoder)
 		defer encoders.Put(e)
+		if dp, ok := p.(DeltaProvider); ok {
+			completeDeltas(ctx, dp, w, e, &req)
+			return
+		}
 		if req.Stream {
 			var seq uint32
 			res, err := p.Complete(ctx, &req, func(delta string) error {
@@ -52,7 +56,7 @@ func CompletionHandler(p Provider) Handler {
 				return w.Send(protocol.MsgStreamChunk, e.Encode(&chunk))
 			})
 			if err != nil {
-				_ = w.Error(providerErrCode(ctx, err), err.Error(), ctx.Err() == nil)
+				_ = w.Error(providerError(ctx, err))
 				return
 			}
 			final := protocol.StreamChunk{Sequence: seq, Final: true, FinishReason: res.FinishReason, Usage: res.Usage}
@@ -65,13 +69,73 @@ func CompletionHandler(p Provider) Handler {
 			return nil
 		})
 		if err != nil {
-			_ = w.Error(providerErrCode(ctx, err), err.Error(), ctx.Err() == nil)
+			_ = w.Error(providerError(ctx, err))
 			return
 		}
 		resp := protocol.CompletionResponse{Content: b.String(), FinishReason: res.FinishReason, Usage: res.Usage, Model: res.Model}
 		_ = w.Respond(protocol.MsgCompletionResponse, e.Encode(&resp))
 	})
 }
+
+// completeDeltas answers req through dp: each Delta becomes a StreamChunk
+// when req sets stream, else the text is joined and the tool-call pieces
+// are merged by index into one CompletionResponse.
+func completeDeltas(ctx context.Context, dp DeltaProvider, w ResponseWriter, e *protocol.Encoder, req *protocol.CompletionRequest) {
+	var (
+		seq   uint32
+		text  strings.Builder
+		calls []protocol.ToolCall
+	)
+	res, err := dp.CompleteDeltas(ctx, req, func(d Delta) error {
+		if req.Stream {
+			chunk := protocol.StreamChunk{Sequence: seq, Delta: d.Text, ToolCalls: d.ToolCalls}
+			seq++
+			return w.Send(protocol.MsgStreamChunk, e.Encode(&chunk))
+		}
+		text.WriteString(d.Text)
+		calls = mergeToolCalls(calls, d.ToolCalls)
+		return nil
+	})
+	if err != nil {
+		_ = w.Error(providerError(ctx, err))
+		return
+	}
+	if req.Stream {
+		final := protocol.StreamChunk{Sequence: seq, Final: true, FinishReason: res.FinishReason, Usage: res.Usage}
+		_ = w.End(protocol.MsgStreamChunk, e.Encode(&final))
+		return
+	}
+	resp := protocol.CompletionResponse{Content: text.String(), ToolCalls: calls, FinishReason: res.FinishReason, Usage: res.Usage, Model: res.Model}
+	_ = w.Respond(protocol.MsgCompletionResponse, e.Encode(&resp))
+}
+
+// mergeToolCalls adds the pieces ds to calls, the tool calls so far in
+// order of their index: a piece's ID and Name set the call's (when not
+// empty), its ArgumentsDelta extends the arguments. Indexes are dense
+// from 0 in practice; a gap yields calls with no name, and an index from
+// maxToolCalls up is dropped.
+func mergeToolCalls(calls []protocol.ToolCall, ds []protocol.ToolCallDelta) []protocol.ToolCall {
+	for _, d := range ds {
+		if d.Index >= maxToolCalls {
+			continue
+		}
+		for int(d.Index) >= len(calls) {
+			calls = append(calls, protocol.ToolCall{})
+		}
+		c := &calls[d.Index]
+		if d.ID != "" {
+			c.ID = d.ID
+		}
+		if d.Name != "" {
+			c.Name = d.Name
+		}
+		c.Arguments += d.ArgumentsDelta
+	}
+	return calls
+}
+
+// maxToolCalls bounds the tool calls of one completion.
+const maxToolCalls = 128
 
 // appendComplete answers one-shot request v through ap with reused
 // buffers: it allocates nothing in steady state.
@@ -83,7 +147,7 @@ func appendComplete(ctx context.Context, ap AppendProvider, w ResponseWriter, v 
 		o.buf = buf[:0]
 	}
 	if err != nil {
-		_ = w.Error(providerErrCode(ctx, err), err.Error(), ctx.Err() == nil)
+		_ = w.Error(providerError(ctx, err))
 		return
 	}
 	// Content aliases buf only until Respond returns (it copies the frame).

@@ -38,6 +38,52 @@ type AppendProvider interface {
 	AppendComplete(ctx context.Context, dst []byte, req protocol.CompletionRequestView) ([]byte, Completion, error)
 }
 
+// Delta is one piece of a streamed reply: text, tool-call pieces, or both.
+type Delta struct {
+	// Text is the next piece of the reply's text.
+	Text string
+	// ToolCalls are pieces of the tool calls the model is making; Index
+	// says which call each extends (see protocol.ToolCallDelta). The
+	// slice is valid only until emit returns.
+	ToolCalls []protocol.ToolCallDelta
+}
+
+// DeltaProvider is an optional interface of a Provider whose replies may
+// hold tool calls: CompletionHandler calls CompleteDeltas instead of
+// Complete when the provider has it, and sends each Delta as one
+// StreamChunk (or, for a one-shot request, joins the text and merges the
+// tool-call pieces by index into the CompletionResponse's ToolCalls).
+type DeltaProvider interface {
+	CompleteDeltas(ctx context.Context, req *protocol.CompletionRequest, emit func(Delta) error) (Completion, error)
+}
+
+// ProviderError is a failure a provider reports with the code, message and
+// retryability the client should see: CompletionHandler sends them as they
+// are in the Error frame. Message must hold nothing secret.
+type ProviderError struct {
+	// Code is the Error frame's code, e.g. protocol.ErrCodeUnavailable.
+	Code protocol.ErrorCode
+	// Message says what failed, e.g. the upstream server's own message.
+	Message string
+	// Retryable says the same request may succeed later.
+	Retryable bool
+}
+
+// Error returns "provider: Code: Message".
+func (e *ProviderError) Error() string {
+	return "provider: " + e.Code.String() + ": " + e.Message
+}
+
+// providerError is the Error frame for err, a provider's failure while
+// serving ctx: cancellation wins, then a ProviderError's own fields.
+func providerError(ctx context.Context, err error) (protocol.ErrorCode, string, bool) {
+	var pe *ProviderError
+	if ctx.Err() == nil && errors.As(err, &pe) {
+		return pe.Code, pe.Message, pe.Retryable
+	}
+	return providerErrCode(ctx, err), err.Error(), ctx.Err() == nil
+}
+
 func providerErrCode(ctx context.Context, err error) protocol.ErrorCode {
 	switch {
 	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
