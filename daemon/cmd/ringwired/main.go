@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var (
 		socket = fs.String("socket", shmring.DefaultSocketPath(), "Unix socket `path` of the shared-memory transport; the socket transport listens on path"+protocol.StreamSuffix+
 			".\nIts directory must be owned by you or root and writable by neither group nor others (see above)")
-		provider     = fs.String("provider", "mock", "completion provider: mock (deterministic, no network)")
+		provider     = fs.String("provider", "mock", "completion provider: mock (deterministic, no network) or openai (an OpenAI-compatible server, see -openai-*)")
 		tokenDelay   = fs.Duration("mock-token-delay", 0, "pause between tokens of the mock provider's streamed replies")
 		maxConns     = fs.Int("max-conns", daemon.DefaultMaxConns, "most sessions served at once; more are refused at setup")
 		maxRingSize  = fs.Int("max-ring-size", daemon.DefaultMaxRingSize, "largest shared-memory ring granted per direction, in `bytes`; a client asking for more gets this")
@@ -59,6 +59,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// The old names of -max-ring-size and -max-payload still work.
 	fs.IntVar(maxRingSize, "ring-size", daemon.DefaultMaxRingSize, "deprecated: the old name of -max-ring-size")
 	fs.IntVar(maxPayload, "max-frame", protocol.DefaultMaxPayload, "deprecated: the old name of -max-payload")
+	var (
+		openaiBaseURL = fs.String("openai-base-url", "http://127.0.0.1:8080/v1", "-provider openai: the server's API root `URL`, before /chat/completions")
+		openaiModel   = fs.String("openai-model", "", "-provider openai: the model asked for when a request names none")
+		openaiKeyEnv  = fs.String("openai-api-key-env", "", "-provider openai: the environment `variable` holding the API key (default: RINGWIRE_OPENAI_API_KEY, else OPENAI_API_KEY; none: no key)")
+		openaiIdle    = fs.Duration("openai-idle-timeout", daemon.DefaultOpenAIIdleTimeout, "-provider openai: give up on an answer after this long without a byte from the server")
+	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -83,8 +89,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch strings.ToLower(*provider) {
 	case "mock":
 		prov = &daemon.MockProvider{TokenDelay: *tokenDelay}
+	case "openai":
+		p, err := daemon.NewOpenAIProvider(daemon.OpenAIConfig{BaseURL: *openaiBaseURL, Model: *openaiModel,
+			APIKey: openAIKey(*openaiKeyEnv), IdleTimeout: *openaiIdle})
+		if err != nil {
+			fmt.Fprintf(stderr, "ringwired: -provider openai: %v\n", err)
+			return 2
+		}
+		prov = p
 	default:
-		fmt.Fprintf(stderr, "ringwired: -provider %q: unknown provider (available: mock)\n", *provider)
+		fmt.Fprintf(stderr, "ringwired: -provider %q: unknown provider (available: mock, openai)\n", *provider)
 		return 2
 	}
 	tr, err := daemon.ParseTransports(*transport)
@@ -162,6 +176,19 @@ and only processes of your uid are served.
 
 Flags:
 `
+
+// openAIKey is the API key of the openai provider, from the environment
+// (never a flag, which ps would show): the variable name names, else
+// RINGWIRE_OPENAI_API_KEY, else OPENAI_API_KEY.
+func openAIKey(name string) string {
+	if name != "" {
+		return os.Getenv(name)
+	}
+	if k := os.Getenv("RINGWIRE_OPENAI_API_KEY"); k != "" {
+		return k
+	}
+	return os.Getenv("OPENAI_API_KEY")
+}
 
 // compressFlag maps a -compress-* flag onto a Config field, where 0
 // means the default: the flag's 0 (compress every payload) becomes 1.

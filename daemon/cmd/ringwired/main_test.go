@@ -33,7 +33,8 @@ func TestFlags(t *testing.T) {
 		{[]string{"-max-frame", "0"}, 2, "-max-payload must be positive"},
 		{[]string{"-ring-size", "-1"}, 2, "-max-ring-size must be positive"},
 		{[]string{"-max-payload", "10485761"}, 2, "MaxPayload 10485761 outside"},
-		{[]string{"-provider", "openai"}, 2, "unknown provider"},
+		{[]string{"-provider", "gemini"}, 2, "unknown provider"},
+		{[]string{"-provider", "openai", "-openai-base-url", ""}, 2, "BaseURL is required"},
 		{[]string{"-transport", "udp"}, 2, "transport"},
 		{[]string{"-log-level", "loud"}, 2, "-log-level"},
 		{[]string{"-max-conns", "0"}, 2, "must be positive"},
@@ -47,6 +48,23 @@ func TestFlags(t *testing.T) {
 		if code != tc.code || !strings.Contains(out.String(), tc.out) {
 			t.Errorf("run(%q) = %d, %q; want %d and %q", tc.args, code, out.String(), tc.code, tc.out)
 		}
+	}
+}
+
+// TestOpenAIKey: the key comes from the environment, the named variable
+// first.
+func TestOpenAIKey(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "k1")
+	if k := openAIKey(""); k != "k1" {
+		t.Errorf("OPENAI_API_KEY: %q", k)
+	}
+	t.Setenv("RINGWIRE_OPENAI_API_KEY", "k2")
+	if k := openAIKey(""); k != "k2" {
+		t.Errorf("RINGWIRE_OPENAI_API_KEY: %q", k)
+	}
+	t.Setenv("MY_KEY", "k3")
+	if k := openAIKey("MY_KEY"); k != "k3" {
+		t.Errorf("-openai-api-key-env: %q", k)
 	}
 }
 
