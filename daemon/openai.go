@@ -124,7 +124,7 @@ func (p *OpenAIProvider) CompleteDeltas(ctx context.Context, req *protocol.Compl
 	defer resp.Body.Close()
 	timer.Reset(p.idle)
 	if resp.StatusCode != http.StatusOK {
-		return Completion{}, statusError(resp)
+		return Completion{}, p.redact(statusError(resp))
 	}
 	res, err := readChatStream(newSSEReader(&idleReader{r: resp.Body, t: timer, d: p.idle}), emit)
 	var ee *emitError
@@ -135,7 +135,17 @@ func (p *OpenAIProvider) CompleteDeltas(ctx context.Context, req *protocol.Compl
 	case !isProviderErr(err):
 		err = p.transportError(ctx, hctx, err)
 	}
-	return res, err
+	return res, p.redact(err)
+}
+
+// redact removes the API key from the message of a ProviderError: a
+// server may quote the key it refused.
+func (p *OpenAIProvider) redact(err error) error {
+	var pe *ProviderError
+	if key := strings.TrimPrefix(p.auth, "Bearer "); key != "" && errors.As(err, &pe) {
+		pe.Message = strings.ReplaceAll(pe.Message, key, "[redacted]")
+	}
+	return err
 }
 
 // emitError carries an error of emit out of readChatStream.

@@ -286,6 +286,7 @@ func TestOpenAIStatusErrors(t *testing.T) {
 		{503, `{"error":"Loading model"}`, protocol.ErrCodeUnavailable, true, "Loading model"},
 		{400, `{"error":{"message":"'messages' must contain at least one message","type":"invalid_request_error"}}`, protocol.ErrCodeInvalidArgument, false, "must contain"},
 		{401, `{"error":{"message":"Incorrect API key provided"}}`, protocol.ErrCodePermissionDenied, false, "Incorrect API key"},
+		{403, `{"error":{"message":"key ` + testAPIKey + ` is revoked"}}`, protocol.ErrCodePermissionDenied, false, "key [redacted] is revoked"},
 		{404, `{"message":"model not found"}`, protocol.ErrCodeNotFound, false, "model not found"},
 		{422, `plain text failure`, protocol.ErrCodeInvalidArgument, false, "plain text failure"},
 		{502, ``, protocol.ErrCodeUnavailable, true, "Bad Gateway"},
