@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -111,6 +112,31 @@ type Config struct {
 	// Logger receives the server's logs. Default: slog.Default().
 	Logger *slog.Logger
 
+	// Workspace is the directory tree the workspace tools (read_file,
+	// write_file, edit_file, list_dir, search, run_command; see
+	// ToolHandler) work in, confined to it through os.Root. New makes it
+	// absolute and checks that it opens. Default: none, and every
+	// workspace tool answers "no workspace configured".
+	Workspace string
+
+	// AllowCommands lists what run_command may run: argv[0] must equal one
+	// entry (a name looked up in the daemon's PATH, or a path). Default:
+	// none, so run_command refuses everything.
+	AllowCommands []string
+
+	// MaxFileSize is the largest file, in bytes, read_file and edit_file
+	// read. Default: DefaultMaxFileSize (1 MiB).
+	MaxFileSize int64
+
+	// ToolTimeout bounds a tool call whose ToolCall.TimeoutMS is 0.
+	// Default: DefaultToolTimeout.
+	ToolTimeout time.Duration
+
+	// DebugTools adds the test tools "echo" (returns its arguments) and
+	// "sleep" (waits its arguments, in milliseconds) to the tool set.
+	// Default: off.
+	DebugTools bool
+
 	// Mux routes requests to handlers. Default: NewMux() with the
 	// completion and tool handlers registered; the stats handler is added
 	// to any Mux that has none (see New).
@@ -147,6 +173,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.CompressSocket == 0 {
 		c.CompressSocket = DefaultCompressSocket
 	}
+	if c.MaxFileSize == 0 {
+		c.MaxFileSize = DefaultMaxFileSize
+	}
+	if c.ToolTimeout == 0 {
+		c.ToolTimeout = DefaultToolTimeout
+	}
 	if c.HandshakeTimeout == 0 {
 		c.HandshakeTimeout = 5 * time.Second
 	}
@@ -161,6 +193,20 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: MaxInflight %d is negative", ErrConfig, c.MaxInflight)
 	case c.DrainTimeout < 0:
 		return c, fmt.Errorf("%w: DrainTimeout %v is negative", ErrConfig, c.DrainTimeout)
+	case c.MaxFileSize < 0:
+		return c, fmt.Errorf("%w: MaxFileSize %d is negative", ErrConfig, c.MaxFileSize)
+	case c.ToolTimeout < 0:
+		return c, fmt.Errorf("%w: ToolTimeout %v is negative", ErrConfig, c.ToolTimeout)
+	}
+	if c.Workspace != "" {
+		abs, err := filepath.Abs(c.Workspace)
+		if err != nil {
+			return c, fmt.Errorf("%w: workspace: %v", ErrConfig, err)
+		}
+		if err := checkWorkspace(abs); err != nil {
+			return c, err
+		}
+		c.Workspace = abs
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

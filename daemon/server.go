@@ -53,7 +53,7 @@ type Server struct {
 // New returns a Server for cfg, with defaults applied to zero fields, or an
 // error wrapping ErrConfig. If cfg.Mux is nil the server gets a Mux with
 // the built-in handlers: CompletionRequest (the configured Provider) and
-// ToolCall (the built-in "echo" and "sleep" tools). Unless the Mux already
+// ToolCall (ToolHandler: the workspace tools). Unless the Mux already
 // has a handler for protocol.MsgStats, New registers the server's own
 // (inline), on a given Mux too.
 func New(cfg Config) (*Server, error) {
@@ -75,7 +75,7 @@ func New(cfg Config) (*Server, error) {
 	if s.mux == nil {
 		s.mux = NewMux()
 		s.mux.Handle(protocol.MsgCompletionRequest, CompletionHandler(cfg.Provider), completionInline(cfg.Provider))
-		s.mux.Handle(protocol.MsgToolCall, HandlerFunc(echoTool))
+		s.mux.Handle(protocol.MsgToolCall, ToolHandler(cfg))
 	}
 	if s.mux.Handler(protocol.MsgStats) == nil {
 		s.mux.Handle(protocol.MsgStats, HandlerFunc(s.serveStats), Inline())

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ func testServer(t testing.TB, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger()
 	}
+	cfg.DebugTools = true // the echo and sleep tools
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -119,10 +121,9 @@ func TestCompleteBothTransports(t *testing.T) {
 			if err != nil || res.Content != `{"x":1}` || res.CallID != "c1" {
 				t.Fatalf("CallTool = %+v, %v", res, err)
 			}
-			_, err = cl.CallTool(ctx, &protocol.ToolCall{Name: "nope"})
-			var pe *protocol.Error
-			if !errors.As(err, &pe) || pe.Code != protocol.ErrCodeNotFound || client.IsRetryable(err) {
-				t.Fatalf("unknown tool: %v", err)
+			res, err = cl.CallTool(ctx, &protocol.ToolCall{ID: "c2", Name: "nope"})
+			if err != nil || !res.IsError || res.CallID != "c2" || !strings.Contains(res.Content, `no tool named "nope"`) {
+				t.Fatalf("unknown tool: %+v, %v", res, err)
 			}
 			b, err := cl.Stats(ctx)
 			if err != nil {
