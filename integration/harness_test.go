@@ -108,7 +108,9 @@ func socketDir(t testing.TB) string {
 // It is stopped (SIGTERM) when the test ends.
 func startDaemon(t testing.TB, sock string, args ...string) *daemonProc {
 	t.Helper()
-	return startDaemonBin(t, ringwiredBin, sock, args...)
+	// -debug-tools: the tests call the echo and sleep tools (an older
+	// build, started with startDaemonBin, has them without the flag).
+	return startDaemonBin(t, ringwiredBin, sock, append([]string{"-debug-tools"}, args...)...)
 }
 
 // startDaemonBin is startDaemon with another ringwired binary (an older

@@ -55,7 +55,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		compressSock = fs.Int("compress-socket", daemon.DefaultCompressSocket, "on the socket transport, grant zstd compression to clients that offer it and compress payloads from this many `bytes` (-1: off)")
 		version      = fs.Bool("version", false, "print the version and exit")
 		cpuProfile   = fs.String("cpuprofile", "", "write a CPU profile to `file` until the daemon stops (debugging)")
+		workspace    = fs.String("workspace", "", "serve the workspace tools (read_file, write_file, edit_file, list_dir, search, run_command) on this `directory` tree")
+		debugTools   = fs.Bool("debug-tools", false, "also serve the test tools echo and sleep")
+		allowCmds    []string
 	)
+	fs.Func("allow-command", "let run_command run `name` (argv[0] exactly; repeat the flag or separate names with commas)", func(v string) error {
+		for c := range strings.SplitSeq(v, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				allowCmds = append(allowCmds, c)
+			}
+		}
+		return nil
+	})
 	// The old names of -max-ring-size and -max-payload still work.
 	fs.IntVar(maxRingSize, "ring-size", daemon.DefaultMaxRingSize, "deprecated: the old name of -max-ring-size")
 	fs.IntVar(maxPayload, "max-frame", protocol.DefaultMaxPayload, "deprecated: the old name of -max-payload")
@@ -132,15 +143,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}()
 	}
 	srv, err := daemon.New(daemon.Config{
-		SocketPath:   *socket,
-		Transports:   tr,
-		Provider:     prov,
-		MaxConns:     *maxConns,
-		MaxRingSize:  *maxRingSize,
-		MaxPayload:   *maxPayload,
-		MaxInflight:  *maxInflight,
-		DrainTimeout: *drainTimeout,
-		Logger:       log,
+		SocketPath:    *socket,
+		Transports:    tr,
+		Provider:      prov,
+		MaxConns:      *maxConns,
+		MaxRingSize:   *maxRingSize,
+		MaxPayload:    *maxPayload,
+		MaxInflight:   *maxInflight,
+		DrainTimeout:  *drainTimeout,
+		Workspace:     *workspace,
+		AllowCommands: allowCmds,
+		DebugTools:    *debugTools,
+		Logger:        log,
 		// 0 would mean the default: -compress-x 0 is "compress all".
 		CompressShm:    compressFlag(*compressShm),
 		CompressSocket: compressFlag(*compressSock),
