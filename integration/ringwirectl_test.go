@@ -55,6 +55,8 @@ func TestRingwirectl(t *testing.T) {
 		{[]string{"-socket", sock, "complete", "hello", "world"}, 0, []string{"mock: hello world\n[finish=stop"}},
 		{[]string{"complete", "a b c", "-socket", sock, "-max-tokens", "2"}, 0, []string{"finish=length"}},
 		{[]string{"-socket", sock, "-transport", "socket", "complete", "over", "the", "socket"}, 0, []string{"mock: over the socket"}},
+		{[]string{"-socket", sock, "tool", "echo", `{"x":1}`}, 0, []string{`{"x":1}` + "\n"}},
+		{[]string{"tool", "read_file", `{"path":"x"}`, "-socket", sock}, 1, []string{"ringwirectl: tool read_file: no workspace configured (ringwired -workspace DIR)"}},
 		{[]string{"-socket", sock, "frobnicate"}, 2, []string{"unknown command"}},
 		{[]string{"-socket", filepath.Join(dir, "none.sock"), "ping"}, 1, []string{filepath.Join(dir, "none.sock") + ": ", "unavailable"}},
 	} {

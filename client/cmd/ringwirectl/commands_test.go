@@ -49,6 +49,18 @@ func TestCommands(t *testing.T) {
 				t.Errorf("stats = %d, %q, %q; want %q", code, out, errOut, want)
 			}
 
+			code, out, errOut = ringwirectl("tool", "-socket", d.Path, "-transport", tr.String(), "read_file", `{"path":"x"}`)
+			if code != 0 || out != "{\"path\":\"x\"}\n" || errOut != "" {
+				t.Errorf("tool = %d, %q, %q", code, out, errOut)
+			}
+			code, out, errOut = ringwirectl("-socket", d.Path, "tool", "list_dir", "-transport", tr.String())
+			if code != 0 || out != "{}\n" || errOut != "" {
+				t.Errorf("tool, default arguments = %d, %q, %q", code, out, errOut)
+			}
+			code, out, errOut = ringwirectl("-socket", d.Path, "tool", fakedaemon.ToolFail, "no such file\n")
+			if code != 1 || out != "" || errOut != "ringwirectl: tool fail: no such file\n" {
+				t.Errorf("tool, failing = %d, %q, %q", code, out, errOut)
+			}
 			code, out, errOut = ringwirectl("complete", "-socket", d.Path, "-transport", tr.String(), "hello", "-max-tokens", "5", "ring  wire")
 			want = "hello ring wire \n[finish=" + protocol.FinishUnspecified.String() + " prompt_tokens=0 completion_tokens=0]\n"
 			if code != 0 || out != want || errOut != "" {
@@ -80,6 +92,12 @@ func TestCommandErrors(t *testing.T) {
 		if code != 1 || out != "" || !strings.HasPrefix(errOut, "ringwirectl: "+cmd+": ") || !strings.Contains(errOut, context.DeadlineExceeded.Error()) {
 			t.Errorf("%s, no answer = %d, %q, %q", cmd, code, out, errOut)
 		}
+	}
+
+	deaf.Ignore(protocol.MsgToolCall)
+	code, out, errOut = ringwirectl("-socket", deaf.Path, "-timeout", "100ms", "tool", "read_file", "{}")
+	if code != 1 || out != "" || !strings.HasPrefix(errOut, "ringwirectl: tool read_file: ") || !strings.Contains(errOut, context.DeadlineExceeded.Error()) {
+		t.Errorf("tool, no answer = %d, %q, %q", code, out, errOut)
 	}
 
 	refusing := fakedaemon.New(t, true)

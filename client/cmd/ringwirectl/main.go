@@ -3,6 +3,7 @@
 //	ringwirectl ping                 round-trip a Heartbeat
 //	ringwirectl stats                sessions, in-flight requests, rings, uptime
 //	ringwirectl complete "text"      stream a completion of text
+//	ringwirectl tool NAME ARGS-JSON  call a tool, e.g. tool read_file '{"path":"go.mod"}'
 //
 // Flags may come before or after the command: `ringwirectl ping -count 3`
 // and `ringwirectl -count 3 ping` are the same.
@@ -40,6 +41,7 @@ Commands:
   ping              send a Heartbeat and print the round-trip time
   stats             print the daemon's sessions, in-flight requests, ring occupancy and uptime
   complete "text"   stream the daemon's completion of text
+  tool NAME [ARGS]  call the tool NAME with ARGS, a JSON object (default {}), and print its result
 
 Flags (before or after the command):
 `
@@ -107,8 +109,13 @@ func parse(args []string, stderr io.Writer) (command, int, bool) {
 			fmt.Fprintf(stderr, "ringwirectl: complete needs the text to complete\n")
 			return c, 2, false
 		}
+	case "tool":
+		if len(c.args) < 1 || len(c.args) > 2 {
+			fmt.Fprintf(stderr, "ringwirectl: tool needs a tool name and, optionally, its arguments as a JSON object\n")
+			return c, 2, false
+		}
 	default:
-		fmt.Fprintf(stderr, "ringwirectl: unknown command %q (want ping, stats or complete)\n", c.name)
+		fmt.Fprintf(stderr, "ringwirectl: unknown command %q (want ping, stats, complete or tool)\n", c.name)
 		return c, 2, false
 	}
 	if c.count < 1 {
@@ -178,6 +185,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stdout, "\n[finish=%v prompt_tokens=%d completion_tokens=%d]\n",
 					chunk.FinishReason, chunk.Usage.PromptTokens, chunk.Usage.CompletionTokens)
 			}
+		}
+	case "tool":
+		args := "{}"
+		if len(c.args) == 2 {
+			args = c.args[1]
+		}
+		res, err := cl.CallTool(ctx, &protocol.ToolCall{ID: "ringwirectl", Name: c.args[0], Arguments: args})
+		if err != nil {
+			fmt.Fprintf(stderr, "ringwirectl: tool %s: %v\n", c.args[0], err)
+			return 1
+		}
+		if res.IsError {
+			fmt.Fprintf(stderr, "ringwirectl: tool %s: %s\n", c.args[0], strings.TrimSuffix(res.Content, "\n"))
+			return 1
+		}
+		fmt.Fprint(stdout, res.Content)
+		if !strings.HasSuffix(res.Content, "\n") && res.Content != "" {
+			fmt.Fprintln(stdout)
 		}
 	}
 	return 0

@@ -82,6 +82,8 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"ping", "x"}, 2, "takes no arguments"},
 		{[]string{"complete"}, 2, "needs the text"},
+		{[]string{"tool"}, 2, "tool needs a tool name"},
+		{[]string{"tool", "a", "{}", "c"}, 2, "tool needs a tool name"},
 		{[]string{"-count", "0", "ping"}, 2, "at least 1"},
 		{[]string{"-transport", "udp", "ping"}, 2, "want shm or socket"},
 		{[]string{"-socket", none, "ping", "-timeout", "2s"}, 1, none + ": "},

@@ -3,7 +3,7 @@
 // daemon module. It is built on protocol and shmring and speaks the subset
 // of the protocol the client needs, on both transports: the Handshake
 // (optionally granting zstd), Heartbeat, Cancel, Credit, Disconnect, Stats,
-// ToolCall (echoes the arguments), CompletionRequest (answers with the
+// ToolCall (echoes the arguments; IsError for ToolFail), CompletionRequest (answers with the
 // words of the first message, one-shot or streamed a word per chunk under
 // credit), and a few application message types that misbehave on demand
 // (MsgSilent, MsgDrop, MsgGarbage, ...). It is not a daemon: no limits, no
@@ -26,6 +26,10 @@ import (
 	"github.com/ringwire/ringwire/protocol"
 	"github.com/ringwire/ringwire/shmring"
 )
+
+// ToolFail is the tool name whose calls the fake answers with a
+// ToolResult with IsError set (the content is still the arguments).
+const ToolFail = "fail"
 
 // Application message types the fake serves.
 const (
@@ -354,7 +358,7 @@ func (c *conn) handle(f protocol.Frame) bool {
 	case protocol.MsgToolCall:
 		var tc protocol.ToolCall
 		tc.Unmarshal(f.Payload)
-		c.send(protocol.MsgToolResult, resp, f.ID, protocol.Marshal(&protocol.ToolResult{CallID: tc.ID, Content: tc.Arguments}))
+		c.send(protocol.MsgToolResult, resp, f.ID, protocol.Marshal(&protocol.ToolResult{CallID: tc.ID, Content: tc.Arguments, IsError: tc.Name == ToolFail}))
 	case protocol.MsgCompletionRequest:
 		var req protocol.CompletionRequest
 		if err := req.Unmarshal(f.Payload); err != nil || len(req.Messages) == 0 {
