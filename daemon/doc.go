@@ -4,7 +4,11 @@
 // frame by message type to a Handler registered on a Mux, the way
 // net/http routes paths. Completions (a Provider; MockProvider needs no
 // network) and tool calls are ordinary handlers; applications register
-// their own types from 0x8000. Both transports listen through shmring's
+// their own types from 0x8000. The tool handler (ToolHandler) serves
+// workspace tools (read_file, write_file, edit_file, list_dir, search,
+// run_command) confined to Config.Workspace through os.Root, with commands
+// limited to Config.AllowCommands; README.md lists their arguments and
+// limits. Both transports listen through shmring's
 // secured Unix-socket layer (socket-directory rule, lock, 0600 sockets,
 // peers of our uid only; see Server.Listen).
 //
