@@ -36,6 +36,8 @@ func TestFlags(t *testing.T) {
 		{[]string{"-provider", "gemini"}, 2, "unknown provider"},
 		{[]string{"-provider", "openai", "-openai-base-url", ""}, 2, "BaseURL is required"},
 		{[]string{"-transport", "udp"}, 2, "transport"},
+		{[]string{"-workspace", "/nonexistent/ringwire-ws"}, 2, "workspace"},
+		{[]string{"-h"}, 0, "-allow-command name"},
 		{[]string{"-log-level", "loud"}, 2, "-log-level"},
 		{[]string{"-max-conns", "0"}, 2, "must be positive"},
 		{[]string{"-drain-timeout", "-1s"}, 2, "must not be negative"},
