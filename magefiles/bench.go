@@ -3,7 +3,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
 
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
@@ -67,5 +73,59 @@ func (Bench) Save() error {
 
 // Dash serves the benchmark dashboard (default http://127.0.0.1:8080).
 func Dash() error {
-	return benchdash("serve", "-addr", env("RINGWIRE_DASH_ADDR", "127.0.0.1:8080"))
+	dir, err := os.MkdirTemp("", "rwdash")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "benchdash")
+	if err := sh.RunV("go", "build", "-o", bin, "./benchdash/cmd/benchdash"); err != nil {
+		return err
+	}
+	return runServer(exec.Command(bin, "serve", "-addr", env("RINGWIRE_DASH_ADDR", "127.0.0.1:8080")), 200*time.Millisecond)
+}
+
+// runServer runs a long-lived child until it exits, and stops it (SIGTERM,
+// then SIGKILL after 5 s) when this process gets SIGINT or SIGTERM or its
+// parent goes away: `go tool mage` is a chain of processes (go tool, mage,
+// this compiled build), and a signal to the first reaches mage but not this
+// one, so without the parent check the server would outlive the command.
+func runServer(cmd *exec.Cmd, poll time.Duration) error {
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	parent := os.Getppid()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-exited:
+			return err
+		case sig := <-sigs:
+			return stopServer(cmd, exited, sig.String())
+		case <-tick.C:
+			if os.Getppid() != parent {
+				return stopServer(cmd, exited, "parent exited")
+			}
+		}
+	}
+}
+
+// stopServer ends a child started by runServer and waits for it.
+func stopServer(cmd *exec.Cmd, exited <-chan error, why string) error {
+	fmt.Fprintf(os.Stderr, "stopping %s (%s)\n", filepath.Base(cmd.Path), why)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	return nil
 }
