@@ -148,9 +148,12 @@ type Options struct {
 }
 
 // HigherIsBetter reports whether larger values of unit are improvements:
-// rates, units ending in "/s", are; everything else (time, bytes and
-// allocations per op, custom metrics) is lower-is-better.
-func HigherIsBetter(unit string) bool { return strings.HasSuffix(unit, "/s") }
+// rates (units ending in "/s") and speed-up ratios (units starting with
+// "x-faster-than") are; everything else (time, bytes and counts per op,
+// other custom metrics) is lower-is-better.
+func HigherIsBetter(unit string) bool {
+	return strings.HasSuffix(unit, "/s") || strings.HasPrefix(unit, "x-faster-than")
+}
 
 // Compare compares the samples of a new run against those of a base run.
 // Samples with the same Key on one side are merged.

@@ -210,3 +210,32 @@ func TestFailuresNeedSeparatedIntervals(t *testing.T) {
 		t.Errorf("one-sample failures = %+v", fails)
 	}
 }
+
+func TestUnitDirectionAndCounts(t *testing.T) {
+	for unit, higher := range map[string]bool{
+		"B/s": true, "calls/s": true, "frames/s": true, "x-faster-than-json": true, "x-faster-than-json-struct": true,
+		"sec/op": false, "p50-sec": false, "B/op": false, "allocs/op": false, "parks/op": false,
+		"time-vs-puddle": false, "slower-than-puddle": false,
+	} {
+		if HigherIsBetter(unit) != higher {
+			t.Errorf("HigherIsBetter(%q) = %v", unit, !higher)
+		}
+	}
+	for _, tc := range []struct {
+		v    float64
+		unit string
+		want string
+	}{
+		{6, "allocs/op", "6"},
+		{0.000593, "parks/op", "0.000593"},
+		{1.5, "unstacks/op", "1.5"},
+		{123456, "allocs/op", "123456"},
+		{0.000006, "sec/op", "6.000µ"},
+		{2048, "B/op", "2.000Ki"},
+		{0.000000962, "p50-sec", "962.0n"},
+	} {
+		if got := FormatValue(tc.v, tc.unit); got != tc.want {
+			t.Errorf("FormatValue(%v, %q) = %q, want %q", tc.v, tc.unit, got, tc.want)
+		}
+	}
+}

@@ -4,18 +4,38 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"golang.org/x/perf/benchunit"
 )
 
 // FormatValue formats v in unit with an SI or binary prefix, as benchstat
-// does ("1.234µ" for seconds, "2.000Ki" for bytes).
+// does ("1.234µ" for seconds, "2.000Ki" for bytes), except counts, which
+// get no prefix: 6 allocs/op is "6", 0.0006 parks/op is "0.0006".
 func FormatValue(v float64, unit string) string {
-	if math.IsNaN(v) {
+	switch {
+	case math.IsNaN(v):
 		return "-"
+	case IsCount(unit):
+		if math.Abs(v) >= 10000 {
+			return strconv.FormatFloat(v, 'f', 0, 64)
+		}
+		return strconv.FormatFloat(v, 'g', 4, 64)
 	}
 	return benchunit.Scale(v, benchunit.ClassOf(unit))
+}
+
+// IsCount reports whether unit counts events per operation (allocs/op,
+// parks/op) rather than measuring time (sec/op, p50-sec) or bytes (B/op):
+// counts are shown without SI prefixes.
+func IsCount(unit string) bool {
+	if !strings.HasSuffix(unit, "/op") {
+		return false
+	}
+	q := strings.TrimSuffix(unit, "/op")
+	return !strings.HasSuffix(q, "sec") && !strings.HasSuffix(q, "B")
 }
 
 // FormatSummary formats a summary as "center ± pct%", the half-width of the
