@@ -128,7 +128,7 @@ func cmdBench(e *env, args []string) int {
 		if s == b && dirty {
 			w.WriteString("dirty: true\n")
 		}
-		fmt.Fprintf(&w, "session: %s\nside: %s\nbaseline: %s\nbenchtime: %s\ncount: %d\n", session, s.name, baseCommit, oneLine(*benchtime), *count)
+		fmt.Fprintf(&w, "session: %s\nside: %s\nbaseline: %s\nbenchtime: %s\ncount: %d\nthreshold: %g\n", session, s.name, baseCommit, oneLine(*benchtime), *count, *threshold)
 		outs[s] = &w
 	}
 	var roundTime time.Duration

@@ -26,7 +26,7 @@ const (
 	DefaultDB        = "bench/local/benchdash.db" // machine-local, not committed
 	DefaultRuns      = "bench/local/runs"         // this machine's results files, not committed
 	DefaultResults   = "bench/results"            // committed: saved baselines' results files and baselines.json
-	DefaultThreshold = 10.0
+	DefaultThreshold = compare.DefaultThreshold
 	DefaultAddr      = "127.0.0.1:8080"
 )
 

@@ -24,6 +24,11 @@ func Halves(samples []Sample) (first, second []Sample) {
 	return first, second
 }
 
+// DefaultThreshold is the gate's default threshold, in percent: a
+// significant regression whose median is more than this much worse fails
+// an A/B session (README, "Set-up", says why 10).
+const DefaultThreshold = 10.0
+
 // Verdict is the gate's decision on an A/B comparison.
 type Verdict struct {
 	Threshold float64

@@ -640,3 +640,26 @@ func scanAll[T any](rows *sql.Rows, scan func(*sql.Rows, *T) error) ([]T, error)
 	}
 	return out, rows.Err()
 }
+
+// SessionRun returns the id of the run that is side ("A" or "B") of the A/B
+// session named session (the session and side labels `benchdash bench`
+// writes), or 0 when there is none.
+func (s *Store) SessionRun(ctx context.Context, session, side string) (int64, error) {
+	// Labels are stored as JSON with sorted keys; match both pairs exactly.
+	pair := func(k, v string) string {
+		b, _ := json.Marshal(map[string]string{k: v})
+		return "%" + likeEscape(strings.Trim(string(b), "{}")) + "%"
+	}
+	var id int64
+	err := s.db.QueryRowContext(ctx, `SELECT id FROM runs WHERE labels LIKE ? ESCAPE '\' AND labels LIKE ? ESCAPE '\' ORDER BY id DESC LIMIT 1`,
+		pair("session", session), pair("side", side)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return id, err
+}
+
+// likeEscape escapes the LIKE wildcards of s with a backslash.
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}

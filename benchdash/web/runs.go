@@ -1,10 +1,12 @@
 package web
 
 import (
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
 
+	"github.com/ringwire/ringwire/benchdash/compare"
 	"github.com/ringwire/ringwire/benchdash/store"
 )
 
@@ -12,7 +14,11 @@ import (
 // apiRuns (api.go) answers the same as JSON.
 type runsData struct {
 	page
-	Runs      []store.RunInfo
+	Runs []store.RunInfo
+	// Gates holds, by run id, the gate's verdict on the B side of an
+	// interleaved A/B session (`benchdash bench`), as the command judged
+	// it: B against its session's A, at the session's threshold.
+	Gates     map[int64]*gateCell
 	Total     int
 	Baselines []store.Baseline
 	Prev      string
@@ -45,6 +51,9 @@ func (s *Server) runsData(r *http.Request) (*runsData, error) {
 	if d.Baselines, err = s.st.Baselines(r.Context()); err != nil {
 		return nil, err
 	}
+	if d.Gates, err = s.gates(r, d.Runs); err != nil {
+		return nil, err
+	}
 	link := func(o int) string {
 		v := url.Values{}
 		for k, vs := range q {
@@ -69,4 +78,54 @@ func (s *Server) runsPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, "runs", d)
+}
+
+// gateCell is the gate's verdict on one A/B session, for the runs list.
+type gateCell struct {
+	ARun, BRun  int64
+	Pass        bool
+	Threshold   float64
+	Gated       int
+	Noisy       int
+	Regressions int
+	Worst       float64 // the worst failing regression, in percent
+}
+
+// gates judges the B runs among runs against their sessions' A runs, with
+// the same comparison, A/A check and gate as `benchdash bench`.
+func (s *Server) gates(r *http.Request, runs []store.RunInfo) (map[int64]*gateCell, error) {
+	out := map[int64]*gateCell{}
+	for _, ri := range runs {
+		session := ri.Labels["session"]
+		if session == "" || ri.Labels["side"] != "B" {
+			continue
+		}
+		aID, err := s.st.SessionRun(r.Context(), session, "A")
+		if err != nil {
+			return nil, err
+		}
+		if aID == 0 {
+			continue
+		}
+		a, err := s.st.Samples(r.Context(), aID)
+		if err != nil {
+			return nil, err
+		}
+		b, err := s.st.Samples(r.Context(), ri.ID)
+		if err != nil {
+			return nil, err
+		}
+		threshold := compare.DefaultThreshold
+		if t, err := strconv.ParseFloat(ri.Labels["threshold"], 64); err == nil && t > 0 {
+			threshold = t
+		}
+		first, second := compare.Halves(a)
+		v := compare.Judge(compare.Compare(a, b, compare.Options{}), compare.Compare(first, second, compare.Options{}), threshold)
+		c := &gateCell{ARun: aID, BRun: ri.ID, Pass: len(v.Regressions) == 0, Threshold: v.Threshold, Gated: v.Gated, Noisy: len(v.Noisy), Regressions: len(v.Regressions)}
+		for _, row := range v.Regressions {
+			c.Worst = max(c.Worst, math.Abs(row.DeltaPct))
+		}
+		out[ri.ID] = c
+	}
+	return out, nil
 }
