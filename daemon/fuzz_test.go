@@ -42,22 +42,31 @@ func FuzzHandleMsg(f *testing.F) {
 	f.Add(protocol.AppendFrame(nil, protocol.MsgCancel, protocol.FlagRequest, 3, nil))
 	f.Add(protocol.AppendFrame(nil, protocol.MsgStats, protocol.FlagRequest, 4, nil))
 	f.Add([]byte("garbage"))
-	srv, err := New(Config{SocketPath: "/nonexistent/x.sock", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	f.Add(protocol.AppendFrame(nil, protocol.MsgToolCall, protocol.FlagRequest|protocol.FlagCompressed, 3, []byte("not zstd")))
+	srv, err := New(Config{SocketPath: "/nonexistent/x.sock", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), CompressShm: 1})
 	if err != nil {
 		f.Fatal(err)
 	}
+	zstdHandshake := protocol.AppendFrame(nil, protocol.MsgHandshake, protocol.FlagRequest, 1,
+		protocol.Marshal(&protocol.Handshake{MinVersion: 1, MaxVersion: 1, ClientName: "raw", Features: protocol.FeatureZstd}))
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		s := newSession(srv, &nullConn{}, SessionInfo{ID: 1, Transport: protocol.TransportSocket})
-		if err := s.handleMsg(handshakeFrame(1)); err != nil {
-			t.Fatal(err)
+		// A session without compression, and one that granted it (so
+		// compressed frames reach the decompressor).
+		for _, hs := range [][]byte{handshakeFrame(1), zstdHandshake} {
+			s := newSession(srv, &nullConn{}, SessionInfo{ID: 1, Transport: protocol.TransportShm})
+			if err := s.handleMsg(hs); err != nil {
+				t.Fatal(err)
+			}
+			// The fuzzer's bytes, then the same bytes with a valid header,
+			// then compressed as a client would.
+			_ = s.handleMsg(msg)
+			if len(msg) >= 8 {
+				typ := protocol.MsgType(uint16(msg[0]) | uint16(msg[1])<<8)
+				_ = s.handleMsg(protocol.AppendFrame(nil, typ, protocol.Flags(msg[2]), uint64(msg[3])+100, msg[8:]))
+				_ = s.handleMsg(protocol.AppendFrameCompress(nil, typ, protocol.Flags(msg[2]), uint64(msg[3])+400, msg[8:], 1))
+			}
+			s.close()
+			<-s.done
 		}
-		// The fuzzer's bytes, then the same bytes with a valid header.
-		_ = s.handleMsg(msg)
-		if len(msg) >= 8 {
-			typ := protocol.MsgType(uint16(msg[0]) | uint16(msg[1])<<8)
-			_ = s.handleMsg(protocol.AppendFrame(nil, typ, protocol.Flags(msg[2]), uint64(msg[3])+100, msg[8:]))
-		}
-		s.close()
-		<-s.done
 	})
 }
