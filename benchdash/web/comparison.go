@@ -23,6 +23,18 @@ type runData struct {
 	Info      store.ComparisonInfo
 	Rows      []store.DeltaRow
 	Geomeans  []compare.Geomean
+	// Session is set when Run and Base are sides B and A of one A/B
+	// session: the pairing and the gate's verdict.
+	Session *sessionInfo
+	// SideOf names the session this run is side A of, and its side B run
+	// (0 when not found), when this run is an A side.
+	SideOf  string
+	SideB   int64
+	Groups  []unitGroup // the rows shown, by unit
+	Changed bool        // ?changed=1: only the changed rows
+	Shown   int
+	// ChangedURL and AllURL are this page with and without ?changed=1.
+	ChangedURL, AllURL string
 }
 
 func (s *Server) runData(r *http.Request) (*runData, error) {
@@ -36,10 +48,31 @@ func (s *Server) runData(r *http.Request) (*runData, error) {
 		return nil, err
 	}
 	d := &runData{page: page{Title: fmt.Sprintf("Run #%d", id), JSON: fmt.Sprintf("/api/runs/%d?%s", id, r.URL.RawQuery)}, Run: run}
-	against := r.URL.Query().Get("against")
+	q := r.URL.Query()
+	against := q.Get("against")
+	switch q.Get("changed") {
+	case "", "0":
+	case "1":
+		d.Changed = true
+	default:
+		return nil, badRequest("bad changed %q: want 1 or 0", q.Get("changed"))
+	}
+	if err := s.sideOf(r, d); err != nil {
+		return nil, err
+	}
 	var baseID int64
 	kind := store.KindAdhoc
+	sessionA := int64(0)
+	if session := run.Labels["session"]; session != "" && run.Labels["side"] == "B" && (against == "" || against == "session") {
+		if sessionA, err = s.st.SessionRun(ctx, session, "A"); err != nil {
+			return nil, err
+		}
+	}
 	switch {
+	case sessionA != 0:
+		baseID, d.BaseLabel = sessionA, "side A of its A/B session"
+	case against == "session":
+		d.NoBase = "This run is not side B of an A/B session whose side A is stored."
 	case against == "" || against == "baseline":
 		baseID, err = s.st.GetBaseline(ctx, run.Machine, store.DefaultBaseline)
 		d.BaseLabel, kind = "the baseline of "+run.Machine, store.KindBaseline
@@ -72,7 +105,7 @@ func (s *Server) runData(r *http.Request) (*runData, error) {
 		baseID, err = s.st.RunByCommit(ctx, strings.TrimPrefix(against, "commit:"), run.Machine)
 		d.BaseLabel = "commit " + strings.TrimPrefix(against, "commit:")
 	default:
-		return nil, badRequest("bad against %q: want baseline, previous, run:ID or commit:SHA", against)
+		return nil, badRequest("bad against %q: want session, baseline, previous, run:ID or commit:SHA", against)
 	}
 	if err != nil {
 		return nil, err
@@ -98,6 +131,7 @@ func (s *Server) runData(r *http.Request) (*runData, error) {
 		for i := range d.Rows {
 			d.Rows[i].BenchID = ids[[2]string{d.Rows[i].Pkg, d.Rows[i].Name}]
 		}
+		d.group(r)
 		return d, nil
 	}
 	if d.Base, err = s.st.GetRun(ctx, baseID); err != nil {
@@ -111,7 +145,84 @@ func (s *Server) runData(r *http.Request) (*runData, error) {
 		rows[i] = d.Rows[i].Row
 	}
 	d.Geomeans = compare.Geomeans(rows)
+	if isSession(d.Base, d.Run) {
+		if d.Session, err = s.session(ctx, d.Base, d.Run); err != nil {
+			return nil, err
+		}
+		d.BaseLabel = "side A of its A/B session"
+	}
+	d.group(r)
 	return d, nil
+}
+
+// sideOf notes, for side A of a session, the session's side B run.
+func (s *Server) sideOf(r *http.Request, d *runData) error {
+	session := d.Run.Labels["session"]
+	if session == "" || d.Run.Labels["side"] != "A" {
+		return nil
+	}
+	d.SideOf = session
+	var err error
+	d.SideB, err = s.st.SessionRun(r.Context(), session, "B")
+	return err
+}
+
+// unitGroup is the rows of one unit on a comparison page.
+type unitGroup struct {
+	Unit         string
+	HigherBetter bool
+	Rows         []cmpRow
+	Hidden       int // unchanged rows left out by ?changed=1
+	Geomean      *compare.Geomean
+}
+
+// cmpRow is a row of a comparison page with the A/B gate's marks.
+type cmpRow struct {
+	store.DeltaRow
+	// Fails is set when the A/B gate fails on this row.
+	Fails bool
+	// Noisy is set when the session's A/A check found the benchmark too
+	// noisy here to gate.
+	Noisy *compare.Noisy
+}
+
+// changed reports whether a row is shown by ?changed=1: a significant
+// change, a benchmark measured on one side only, or one the A/A check
+// found too noisy here.
+func (c cmpRow) changed() bool {
+	return c.Change != compare.Unchanged || c.Old.N == 0 || c.New.N == 0 || c.Fails || c.Noisy != nil
+}
+
+// group fills d.Groups from d.Rows (sorted by unit), with the session's
+// marks and the ?changed=1 filter, and the links that toggle it.
+func (d *runData) group(r *http.Request) {
+	q := r.URL.Query()
+	q.Set("changed", "1")
+	d.ChangedURL = "?" + q.Encode()
+	q.Del("changed")
+	d.AllURL = "?" + q.Encode()
+	var g *unitGroup
+	for _, row := range d.Rows {
+		if g == nil || g.Unit != row.Unit {
+			d.Groups = append(d.Groups, unitGroup{Unit: row.Unit, HigherBetter: compare.HigherIsBetter(row.Unit)})
+			g = &d.Groups[len(d.Groups)-1]
+			for i := range d.Geomeans {
+				if d.Geomeans[i].Unit == row.Unit {
+					g.Geomean = &d.Geomeans[i]
+				}
+			}
+		}
+		c := cmpRow{DeltaRow: row}
+		if d.Session != nil {
+			c.Fails, c.Noisy = d.Session.fail[row.Key], d.Session.noisy[row.Key]
+		}
+		if d.Changed && d.Base != nil && !c.changed() {
+			g.Hidden++
+			continue
+		}
+		g.Rows = append(g.Rows, c)
+		d.Shown++
+	}
 }
 
 func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {

@@ -21,6 +21,8 @@ type benchData struct {
 	Recent        []store.Point
 	SVG           template.HTML
 	MarkThreshold float64
+	// Axis is the chart's x axis: the points' commits in history order.
+	Axis *commitAxis
 }
 
 func (s *Server) benchData(r *http.Request, withChart bool) (*benchData, error) {
@@ -55,8 +57,9 @@ func (s *Server) benchData(r *http.Request, withChart bool) (*benchData, error) 
 	for i := len(d.History.Points) - 1; i >= 0 && len(d.Recent) < 50; i-- {
 		d.Recent = append(d.Recent, d.History.Points[i])
 	}
+	d.Axis = newCommitAxis(ctx, s.opts.Commits, d.History.Points)
 	if withChart {
-		svg, err := renderChart(d.History, b.Name, d.Filter.Unit)
+		svg, err := renderChart(d.History, d.Axis, b.Name, d.Filter.Unit)
 		if err != nil {
 			return nil, err
 		}

@@ -2,7 +2,9 @@ package web
 
 import (
 	"net/http"
+	"slices"
 
+	"github.com/ringwire/ringwire/benchdash/compare"
 	"github.com/ringwire/ringwire/benchdash/store"
 )
 
@@ -12,6 +14,25 @@ type regressionsData struct {
 	page
 	Kind string
 	Rows []store.RegressionRow
+	// Groups are Rows by unit, so that a count (allocs/op) going from 1 to
+	// 2 is not ranked among times: each unit's rows worst first, units in
+	// table order (times first).
+	Groups []regGroup
+}
+
+// regGroup is one unit's rows on the regressions page.
+type regGroup struct {
+	Unit         string
+	HigherBetter bool
+	Count        bool
+	Rows         []regRow
+}
+
+// regRow is a regression with both sides' medians and intervals.
+type regRow struct {
+	store.RegressionRow
+	Rank     int // in the whole list, worst first
+	Old, New compare.Summary
 }
 
 func (s *Server) regressionsData(r *http.Request) (*regressionsData, error) {
@@ -33,7 +54,27 @@ func (s *Server) regressionsData(r *http.Request) (*regressionsData, error) {
 		return nil, err
 	}
 	d.Rows, err = s.st.Regressions(r.Context(), store.RegressionFilter{Kind: kind, Machine: d.Filter.Machine, Branch: d.Filter.Branch, Unit: d.Filter.Unit, Limit: lim})
-	return d, err
+	if err != nil {
+		return nil, err
+	}
+	sums, err := s.st.RegressionIntervals(r.Context(), d.Rows)
+	if err != nil {
+		return nil, err
+	}
+	byUnit := map[string]int{}
+	for i, row := range d.Rows {
+		g, ok := byUnit[row.Unit]
+		if !ok {
+			g = len(d.Groups)
+			byUnit[row.Unit] = g
+			d.Groups = append(d.Groups, regGroup{Unit: row.Unit, HigherBetter: compare.HigherIsBetter(row.Unit), Count: compare.IsCount(row.Unit)})
+		}
+		d.Groups[g].Rows = append(d.Groups[g].Rows, regRow{RegressionRow: row, Rank: i + 1, Old: sums[i][0], New: sums[i][1]})
+	}
+	slices.SortStableFunc(d.Groups, func(a, b regGroup) int {
+		return compare.CompareKeys(compare.Key{Unit: a.Unit}, compare.Key{Unit: b.Unit})
+	})
+	return d, nil
 }
 
 func (s *Server) regressionsPage(w http.ResponseWriter, r *http.Request) {

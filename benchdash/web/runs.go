@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/ringwire/ringwire/benchdash/compare"
 	"github.com/ringwire/ringwire/benchdash/store"
 )
 
@@ -107,20 +106,10 @@ func (s *Server) gates(r *http.Request, runs []store.RunInfo) (map[int64]*gateCe
 		if aID == 0 {
 			continue
 		}
-		a, err := s.st.Samples(r.Context(), aID)
+		v, _, err := s.judgeSession(r.Context(), aID, &ri)
 		if err != nil {
 			return nil, err
 		}
-		b, err := s.st.Samples(r.Context(), ri.ID)
-		if err != nil {
-			return nil, err
-		}
-		threshold := compare.DefaultThreshold
-		if t, err := strconv.ParseFloat(ri.Labels["threshold"], 64); err == nil && t > 0 {
-			threshold = t
-		}
-		first, second := compare.Halves(a)
-		v := compare.Judge(compare.Compare(a, b, compare.Options{}), compare.Compare(first, second, compare.Options{}), threshold)
 		c := &gateCell{ARun: aID, BRun: ri.ID, Pass: len(v.Regressions) == 0, Threshold: v.Threshold, Gated: v.Gated, Noisy: len(v.Noisy), Regressions: len(v.Regressions)}
 		for _, row := range v.Regressions {
 			c.Worst = max(c.Worst, math.Abs(row.DeltaPct))

@@ -33,6 +33,11 @@ type Options struct {
 	// must be to be marked on history charts (default 10; negative marks
 	// every significant regression).
 	MarkThreshold float64
+	// Commits orders the history chart's x axis as the repository's history
+	// does (`benchdash serve` passes a GitHistory of the directory it runs
+	// in). Nil, or a commit it does not know, orders commits by when they
+	// were first measured.
+	Commits CommitOrder
 }
 
 // Server is the dashboard's http.Handler.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 
@@ -32,7 +33,20 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.3f (n=%d+%d)", r.P, r.Old.N, r.New.N)
 	},
-	"inc": func(i int) int { return i + 1 },
+	"inc":      func(i int) int { return i + 1 },
+	"interval": formatInterval,
+}
+
+// formatInterval formats a median with its confidence interval:
+// "1.234µ [1.201µ, 1.298µ]".
+func formatInterval(s compare.Summary, unit string) string {
+	switch {
+	case s.N == 0:
+		return "-"
+	case math.IsInf(s.Lo, 0) || math.IsInf(s.Hi, 0) || math.IsNaN(s.Lo) || math.IsNaN(s.Hi):
+		return compare.FormatValue(s.Center, unit) + " [unbounded: too few samples]"
+	}
+	return compare.FormatValue(s.Center, unit) + " [" + compare.FormatValue(s.Lo, unit) + ", " + compare.FormatValue(s.Hi, unit) + "]"
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, page string, data any) {
