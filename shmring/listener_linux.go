@@ -48,6 +48,11 @@ func Listen(path string, opts ...Option) (*Listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	return startListener(ul, cfg), nil
+}
+
+// startListener serves the setup exchange on ul's connections.
+func startListener(ul *UnixListener, cfg config) *Listener {
 	l := &Listener{
 		ul:      ul,
 		cfg:     cfg,
@@ -58,7 +63,7 @@ func Listen(path string, opts ...Option) (*Listener, error) {
 	}
 	l.wg.Add(1)
 	go l.acceptLoop()
-	return l, nil
+	return l
 }
 
 func (l *Listener) acceptLoop() {
@@ -146,7 +151,8 @@ func (l *Listener) AcceptContext(ctx context.Context) (*Conn, error) {
 }
 
 // Close stops listening, aborts setups in progress, removes the socket and
-// lock files and releases the lock. Connections already accepted stay open.
+// lock files and releases the lock (an adopted socket's file is left alone,
+// see NewListener). Connections already accepted stay open.
 func (l *Listener) Close() error {
 	l.mu.Lock()
 	if l.closed {

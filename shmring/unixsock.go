@@ -122,15 +122,18 @@ func (l *UnixListener) Accept() (net.Conn, error) {
 func (l *UnixListener) Refused() uint64 { return l.refused.Load() }
 
 // Close stops listening, removes the socket and lock files and releases the
-// lock. Connections already accepted stay open. Calling Close again does
+// lock; an adopted socket (NewUnixListener) is only closed, its file left to
+// whoever created it. Connections already accepted stay open. Calling Close again does
 // nothing and returns nil.
 func (l *UnixListener) Close() error {
 	err := error(nil)
 	l.closeOnce.Do(func() {
-		l.closeErr = l.ln.Close() // unlinks the socket
-		_ = os.Remove(l.path + ".lock")
-		_ = unix.Flock(int(l.lock.Fd()), unix.LOCK_UN)
-		l.lock.Close()
+		l.closeErr = l.ln.Close() // unlinks the socket, unless adopted
+		if l.lock != nil {        // nil: adopted (NewUnixListener)
+			_ = os.Remove(l.path + ".lock")
+			_ = unix.Flock(int(l.lock.Fd()), unix.LOCK_UN)
+			l.lock.Close()
+		}
 		err = l.closeErr
 	})
 	return err

@@ -15,6 +15,14 @@ type UnixListener struct{}
 // checked is not an option.
 func ListenUnix(path string, opts ...Option) (*UnixListener, error) { return nil, ErrUnsupported }
 
+// NewUnixListener returns ErrUnsupported. It closes ln.
+func NewUnixListener(ln *net.UnixListener, opts ...Option) (*UnixListener, error) {
+	if ln != nil {
+		ln.Close()
+	}
+	return nil, ErrUnsupported
+}
+
 // AcceptUnix returns ErrUnsupported.
 func (l *UnixListener) AcceptUnix() (*net.UnixConn, PeerInfo, error) {
 	return nil, PeerInfo{}, ErrUnsupported
