@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/ringwire/ringwire/protocol"
 )
@@ -19,7 +20,8 @@ type call struct {
 	finished  atomic.Bool
 	canceled  atomic.Bool
 	streamed  bool
-	inline    bool // served in the reader goroutine (Mux Inline)
+	inline    bool      // served in the reader goroutine (Mux Inline)
+	start     time.Time // when the request was routed (metrics on only)
 }
 
 func newCall(s *session, f protocol.Frame) *call {
@@ -96,7 +98,11 @@ func (c *call) Error(code protocol.ErrorCode, message string, retryable bool) er
 	if c.streamed {
 		flags |= protocol.FlagStream | protocol.FlagEnd
 	}
-	return c.terminal(protocol.MsgError, flags, encodeError(nil, code, message, retryable))
+	err := c.terminal(protocol.MsgError, flags, encodeError(nil, code, message, retryable))
+	if err == nil && c.s.m != nil {
+		c.s.m.errorSent(code)
+	}
+	return err
 }
 
 func (c *call) terminal(typ protocol.MsgType, flags protocol.Flags, payload []byte) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/ringwire/ringwire/protocol"
@@ -44,17 +45,20 @@ func CompletionHandler(p Provider) Handler {
 		}
 		e := encoders.Get().(*protocol.Encoder)
 		defer encoders.Put(e)
+		tm := startCompletion(w)
 		if dp, ok := p.(DeltaProvider); ok {
-			completeDeltas(ctx, dp, w, e, &req)
+			completeDeltas(ctx, dp, w, e, &req, tm)
 			return
 		}
 		if req.Stream {
 			var seq uint32
 			res, err := p.Complete(ctx, &req, func(delta string) error {
+				tm.piece()
 				chunk := protocol.StreamChunk{Sequence: seq, Delta: delta}
 				seq++
 				return w.Send(protocol.MsgStreamChunk, e.Encode(&chunk))
 			})
+			tm.done(res, err)
 			if err != nil {
 				_ = w.Error(providerError(ctx, err))
 				return
@@ -65,9 +69,11 @@ func CompletionHandler(p Provider) Handler {
 		}
 		var b strings.Builder
 		res, err := p.Complete(ctx, &req, func(delta string) error {
+			tm.piece()
 			b.WriteString(delta)
 			return nil
 		})
+		tm.done(res, err)
 		if err != nil {
 			_ = w.Error(providerError(ctx, err))
 			return
@@ -80,13 +86,14 @@ func CompletionHandler(p Provider) Handler {
 // completeDeltas answers req through dp: each Delta becomes a StreamChunk
 // when req sets stream, else the text is joined and the tool-call pieces
 // are merged by index into one CompletionResponse.
-func completeDeltas(ctx context.Context, dp DeltaProvider, w ResponseWriter, e *protocol.Encoder, req *protocol.CompletionRequest) {
+func completeDeltas(ctx context.Context, dp DeltaProvider, w ResponseWriter, e *protocol.Encoder, req *protocol.CompletionRequest, tm *completionTimer) {
 	var (
 		seq   uint32
 		text  strings.Builder
 		calls []protocol.ToolCall
 	)
 	res, err := dp.CompleteDeltas(ctx, req, func(d Delta) error {
+		tm.piece()
 		if req.Stream {
 			chunk := protocol.StreamChunk{Sequence: seq, Delta: d.Text, ToolCalls: d.ToolCalls}
 			seq++
@@ -96,6 +103,7 @@ func completeDeltas(ctx context.Context, dp DeltaProvider, w ResponseWriter, e *
 		calls = mergeToolCalls(calls, d.ToolCalls)
 		return nil
 	})
+	tm.done(res, err)
 	if err != nil {
 		_ = w.Error(providerError(ctx, err))
 		return
@@ -142,7 +150,20 @@ const maxToolCalls = 128
 func appendComplete(ctx context.Context, ap AppendProvider, w ResponseWriter, v protocol.CompletionRequestView) {
 	o := oneShots.Get().(*oneShot)
 	defer oneShots.Put(o)
+	m := metricsOf(w)
+	var start time.Time
+	if m != nil {
+		start = time.Now()
+	}
 	buf, res, err := ap.AppendComplete(ctx, o.buf[:0], v)
+	if m != nil {
+		// The whole reply comes at once: its first token is its end.
+		if err != nil {
+			m.completion(start, time.Time{}, false, nil)
+		} else {
+			m.completion(start, time.Time{}, true, &res.Usage)
+		}
+	}
 	if cap(buf) <= 64<<10 {
 		o.buf = buf[:0]
 	}
@@ -164,6 +185,42 @@ func (r *Request) completionView() (protocol.CompletionRequestView, error) {
 		return r.cview, nil
 	}
 	return protocol.ViewCompletionRequest(r.Payload)
+}
+
+// completionTimer times a completion for the metrics; a nil one (metrics
+// off) does nothing.
+type completionTimer struct {
+	m            *metrics
+	start, first time.Time
+}
+
+// startCompletion starts timing a completion answered through w, if its
+// server has metrics.
+func startCompletion(w ResponseWriter) *completionTimer {
+	m := metricsOf(w)
+	if m == nil {
+		return nil
+	}
+	return &completionTimer{m: m, start: time.Now()}
+}
+
+// piece notes that the provider emitted a piece of the reply.
+func (t *completionTimer) piece() {
+	if t != nil && t.first.IsZero() {
+		t.first = time.Now()
+	}
+}
+
+// done records the completion's end: res when err is nil.
+func (t *completionTimer) done(res Completion, err error) {
+	if t == nil {
+		return
+	}
+	if err != nil {
+		t.m.completion(t.start, t.first, false, nil)
+		return
+	}
+	t.m.completion(t.start, t.first, false, &res.Usage)
 }
 
 // completionInline lets the session serve one-shot (non-streamed)

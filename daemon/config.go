@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ringwire/ringwire/protocol"
 )
 
@@ -136,6 +138,22 @@ type Config struct {
 	// "sleep" (waits its arguments, in milliseconds) to the tool set.
 	// Default: off.
 	DebugTools bool
+
+	// MetricsAddr is the TCP address ("127.0.0.1:9464"; port 0 picks
+	// one, see Server.MetricsAddr) on which the server serves its
+	// Prometheus metrics at MetricsPath (/metrics), from Listen until
+	// Shutdown. Anyone who can reach it can read them: keep it on
+	// loopback. Default: "", no endpoint.
+	MetricsAddr string
+
+	// MetricsRegistry, when set, receives the server's metrics (with the
+	// Go and process collectors, unless it holds them already) instead of
+	// a registry of the server's own; with MetricsAddr empty the
+	// application serves it (Server.MetricsHandler). Metrics are on when
+	// either field is set; off, they cost a nil check per event. The
+	// global prometheus.DefaultRegisterer is never used by itself.
+	// Default: nil.
+	MetricsRegistry *prometheus.Registry
 
 	// Mux routes requests to handlers. Default: NewMux() with the
 	// completion and tool handlers registered; the stats handler is added

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ringwire/ringwire/protocol"
 	"github.com/ringwire/ringwire/shmring"
 )
@@ -44,6 +46,9 @@ type Server struct {
 	inflight    atomic.Int64
 	draining    atomic.Bool
 
+	m         *metrics         // nil: metrics off
+	metricsEP *metricsEndpoint // Config.MetricsAddr's endpoint, once listening
+
 	acceptWG  sync.WaitGroup
 	sessionWG sync.WaitGroup
 	shutdown  chan struct{}
@@ -71,6 +76,15 @@ func New(cfg Config) (*Server, error) {
 		start:    time.Now(),
 		sessions: make(map[uint64]*session),
 		shutdown: make(chan struct{}),
+	}
+	if cfg.metricsEnabled() {
+		reg := cfg.MetricsRegistry
+		if reg == nil {
+			reg = prometheus.NewRegistry()
+		}
+		if s.m, err = newMetrics(s, reg); err != nil {
+			return nil, err
+		}
 	}
 	if s.mux == nil {
 		s.mux = NewMux()
@@ -146,6 +160,17 @@ func (s *Server) Listen() error {
 		}
 		s.sockLn = ln
 	}
+	if err := s.listenMetrics(); err != nil {
+		if s.shmLn != nil {
+			s.shmLn.Close()
+			s.shmLn = nil
+		}
+		if s.sockLn != nil {
+			s.sockLn.Close()
+			s.sockLn = nil
+		}
+		return err
+	}
 	s.listening = true
 	s.log.Info("ringwired listening", "socket", s.cfg.SocketPath, "transport", transportsName(shm && s.shmLn != nil, s.sockLn != nil),
 		"provider", s.cfg.Provider.Name(), "max_conns", s.cfg.MaxConns)
@@ -159,10 +184,16 @@ func (s *Server) Listen() error {
 func (s *Server) admit(peer shmring.PeerInfo) ([]byte, bool) {
 	if s.draining.Load() {
 		s.refused.Add(1)
+		if s.m != nil {
+			s.m.refused[refusedDraining].Add(1)
+		}
 		return refusalFrame(protocol.ErrCodeUnavailable, "daemon is shutting down", true), false
 	}
 	if s.active.Load() >= int64(s.cfg.MaxConns) {
 		s.refused.Add(1)
+		if s.m != nil {
+			s.m.refused[refusedTooManyConns].Add(1)
+		}
 		s.log.Warn("connection refused: too many connections", "pid", peer.PID, "max_conns", s.cfg.MaxConns)
 		return refusalFrame(protocol.ErrCodeTooManyConns,
 			fmt.Sprintf("too many connections (limit %d)", s.cfg.MaxConns), true), false
@@ -193,6 +224,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.acceptWG.Add(1)
 		go s.acceptSock(sockLn)
 	}
+	s.serveMetrics()
 	select {
 	case <-ctx.Done():
 		dctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
@@ -219,7 +251,7 @@ func (s *Server) acceptShm(ln *shmring.Listener) {
 			continue
 		}
 		pi := c.PeerInfo()
-		sess := s.newSession(&shmFrameConn{Conn: c}, protocol.TransportShm, pi.PID, func() (uint64, uint64, uint64, uint64) {
+		sess := s.newSession(newShmFrameConn(c, s.m), protocol.TransportShm, pi.PID, func() (uint64, uint64, uint64, uint64) {
 			st := c.Stats()
 			return st.TxUsed, st.TxCapacity, st.RxUsed, st.RxCapacity
 		})
@@ -250,7 +282,7 @@ func (s *Server) acceptSock(ln *shmring.UnixListener) {
 			c.Close()
 			continue
 		}
-		sess := s.newSession(newSockConn(c, s.cfg.MaxPayload), protocol.TransportSocket, peer.PID, nil)
+		sess := s.newSession(newSockConn(c, s.cfg.MaxPayload, s.m), protocol.TransportSocket, peer.PID, nil)
 		if sess == nil {
 			continue
 		}
@@ -340,6 +372,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		wg.Wait()
 		s.sessionWG.Wait()
+		s.closeMetrics()
 		s.log.Info("ringwired stopped")
 		close(s.shutdown)
 	})

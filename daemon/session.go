@@ -36,6 +36,7 @@ func fatal(code protocol.ErrorCode, format string, args ...any) error {
 // session serves one client connection.
 type session struct {
 	srv  *Server
+	m    *metrics // srv.m: nil when metrics are off
 	fc   frameConn
 	info SessionInfo
 	log  *slog.Logger
@@ -91,6 +92,7 @@ func newSession(srv *Server, fc frameConn, info SessionInfo) *session {
 	ctx, stop := context.WithCancel(context.Background())
 	return &session{
 		srv:     srv,
+		m:       srv.m,
 		fc:      fc,
 		info:    info,
 		log:     srv.log.With("session", info.ID, "transport", info.Transport.String()),
@@ -188,11 +190,15 @@ const flushEvery = 16
 func (s *session) queue(typ protocol.MsgType, flags protocol.Flags, id uint64, payload []byte) error {
 	s.rq = protocol.AppendFrameCompress(s.rq, typ, flags, id, payload, s.zthreshold)
 	s.rends = append(s.rends, len(s.rq))
+	if s.m != nil {
+		s.m.frameOut(typ)
+	}
 	return nil
 }
 
 // queuePlain is queue for a payload too small to be worth compressing (a
-// Heartbeat answer): small enough to inline into the hot path.
+// Heartbeat answer): small enough to inline into the hot path (its caller
+// counts the frame in the metrics).
 func (s *session) queuePlain(typ protocol.MsgType, flags protocol.Flags, id uint64, payload []byte) error {
 	s.rq = protocol.AppendFrame(s.rq, typ, flags, id, payload)
 	s.rends = append(s.rends, len(s.rq))
@@ -326,11 +332,18 @@ func (s *session) badPayload(f protocol.Frame, err error) error {
 	s.lastID = f.ID
 	s.requests.Add(1)
 	s.srv.requests.Add(1)
+	if s.m != nil {
+		s.m.frameIn(f.Type)
+		s.m.errorSent(code)
+	}
 	return s.queue(protocol.MsgError, protocol.FlagResponse, f.ID, encodeError(nil, code, err.Error(), false))
 }
 
 // serveFrame acts on one frame that passed framing and the frame rules.
 func (s *session) serveFrame(f protocol.Frame) error {
+	if s.m != nil {
+		s.m.frameIn(f.Type)
+	}
 	if !s.handshaken.Load() {
 		if f.Type != protocol.MsgHandshake {
 			return fatal(protocol.ErrCodeProtocol, "%w: %v before the handshake", protocol.ErrProtocol, f.Type)
@@ -401,11 +414,17 @@ func (s *session) serveFrame(f protocol.Frame) error {
 		if c := s.inlineCall(f); rt.inline(&c.req) {
 			s.inflight.Add(1)
 			s.srv.inflight.Add(1)
+			if s.m != nil {
+				c.start = time.Now()
+			}
 			s.runInline(c, h)
 			return nil
 		}
 	}
 	c := newCall(s, f)
+	if s.m != nil {
+		c.start = time.Now()
+	}
 	s.mu.Lock()
 	s.calls[f.ID] = c
 	s.mu.Unlock()
@@ -482,6 +501,9 @@ func (s *session) heartbeat(f protocol.Frame) error {
 		s.rnow = time.Now().UnixNano()
 	}
 	s.rhb = protocol.Heartbeat{SentUnixNano: s.rnow, EchoUnixNano: sent}
+	if s.m != nil {
+		s.m.frameOut(protocol.MsgHeartbeat)
+	}
 	return s.queuePlain(protocol.MsgHeartbeat, protocol.FlagResponse, f.ID, s.renc.Encode(&s.rhb))
 }
 
@@ -503,6 +525,9 @@ func (s *session) run(c *call, h Handler) {
 		c.cancel()
 		s.inflight.Add(-1)
 		s.srv.inflight.Add(-1)
+		if s.m != nil {
+			s.m.requestDone(c.req.Type, c.start)
+		}
 	}()
 	h.ServeFrame(c.ctx, c, &c.req)
 }
@@ -518,6 +543,9 @@ func (s *session) runInline(c *call, h Handler) {
 			_ = c.Error(protocol.ErrCodeInternal, "handler returned without a response", false)
 		}
 		c.finished.Store(true) // late frames from a misbehaving handler are dropped
+		if s.m != nil {
+			s.m.requestDone(c.req.Type, c.start)
+		}
 		c.req.Payload, c.req.cview, c.req.cviewOf = nil, protocol.CompletionRequestView{}, nil
 		s.inflight.Add(-1)
 		s.srv.inflight.Add(-1)
@@ -532,12 +560,20 @@ func (s *session) write(typ protocol.MsgType, flags protocol.Flags, id uint64, p
 	if s.wclosed {
 		return ErrCallDone
 	}
-	return s.fc.WriteFrame(typ, flags, id, payload)
+	err := s.fc.WriteFrame(typ, flags, id, payload)
+	if err == nil && s.m != nil {
+		s.m.frameOut(typ)
+	}
+	return err
 }
 
 // sendError sends an Error frame; id 0 is a connection-level error.
 func (s *session) sendError(id uint64, flags protocol.Flags, code protocol.ErrorCode, msg string, retryable bool) error {
-	return s.write(protocol.MsgError, protocol.FlagResponse|flags, id, encodeError(nil, code, msg, retryable))
+	err := s.write(protocol.MsgError, protocol.FlagResponse|flags, id, encodeError(nil, code, msg, retryable))
+	if err == nil && s.m != nil {
+		s.m.errorSent(code)
+	}
+	return err
 }
 
 // disconnectTimeout bounds how long Disconnect may wait for room in the

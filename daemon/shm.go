@@ -5,6 +5,8 @@ import (
 	"net"
 	"syscall"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ringwire/ringwire/protocol"
 	"github.com/ringwire/ringwire/shmring"
 )
@@ -19,6 +21,32 @@ type shmFrameConn struct {
 	wbuf      []byte
 	msgs      [][]byte
 	threshold int // compress payloads from this size; 0: never
+
+	in, out prometheus.Counter // bytes received and sent; nil: metrics off
+}
+
+// newShmFrameConn adapts c, counting its bytes in m's counters unless m
+// is nil.
+func newShmFrameConn(c *shmring.Conn, m *metrics) *shmFrameConn {
+	fc := &shmFrameConn{Conn: c}
+	if m != nil {
+		fc.in, fc.out = m.shmIn, m.shmOut
+	}
+	return fc
+}
+
+// PeekBatch returns the messages waiting (shmring.Conn.PeekBatch),
+// counting their bytes.
+func (c *shmFrameConn) PeekBatch(dst [][]byte) ([][]byte, error) {
+	msgs, err := c.Conn.PeekBatch(dst)
+	if c.in != nil {
+		n := 0
+		for _, m := range msgs {
+			n += len(m)
+		}
+		c.in.Add(float64(n))
+	}
+	return msgs, err
 }
 
 // WriteFrame encodes one frame, compressed where it pays once
@@ -26,6 +54,9 @@ type shmFrameConn struct {
 func (c *shmFrameConn) WriteFrame(typ protocol.MsgType, flags protocol.Flags, id uint64, payload []byte) error {
 	c.wbuf = protocol.AppendFrameCompress(c.wbuf[:0], typ, flags, id, payload, c.threshold)
 	err := c.WriteMsg(c.wbuf)
+	if err == nil && c.out != nil {
+		c.out.Add(float64(len(c.wbuf)))
+	}
 	if cap(c.wbuf) > 1<<20 {
 		c.wbuf = nil
 	}
@@ -35,6 +66,9 @@ func (c *shmFrameConn) WriteFrame(typ protocol.MsgType, flags protocol.Flags, id
 // WriteFrames publishes the frames in buf with one WriteMsgs (one wake-up
 // of the client).
 func (c *shmFrameConn) WriteFrames(buf []byte, ends []int) error {
+	if c.out != nil {
+		c.out.Add(float64(len(buf)))
+	}
 	if len(ends) == 1 {
 		return c.WriteMsg(buf)
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ringwire/ringwire/protocol"
 )
 
@@ -18,8 +20,32 @@ type sockConn struct {
 	w *protocol.Writer
 }
 
-func newSockConn(c net.Conn, maxPayload int) *sockConn {
-	return &sockConn{c: c, r: protocol.NewReader(c, protocol.WithMaxPayload(maxPayload)), w: protocol.NewWriter(c)}
+// newSockConn serves c, counting its bytes in m's counters unless m is
+// nil.
+func newSockConn(c net.Conn, maxPayload int, m *metrics) *sockConn {
+	var rw io.ReadWriter = c
+	if m != nil {
+		rw = &countingConn{c: c, in: m.sockIn, out: m.sockOut}
+	}
+	return &sockConn{c: c, r: protocol.NewReader(rw, protocol.WithMaxPayload(maxPayload)), w: protocol.NewWriter(rw)}
+}
+
+// countingConn counts the bytes read from and written to a socket.
+type countingConn struct {
+	c       net.Conn
+	in, out prometheus.Counter
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.c.Read(p)
+	c.in.Add(float64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.c.Write(p)
+	c.out.Add(float64(n))
+	return n, err
 }
 
 // ReadFrame reads one frame. The end of the stream inside a frame is an

@@ -94,8 +94,16 @@ func ToolHandler(cfg Config) Handler {
 			_ = w.Error(protocol.ErrCodeMalformed, err.Error(), false)
 			return
 		}
+		var tm *toolMetrics
+		var start time.Time
+		if m := metricsOf(w); m != nil {
+			tm, start = m.tool(tc.Name), time.Now()
+		}
 		if cfg.DebugTools && (tc.Name == "echo" || tc.Name == "sleep") {
-			debugTool(ctx, w, &tc)
+			outcome := debugTool(ctx, w, &tc)
+			if tm != nil {
+				tm.done(outcome, start)
+			}
 			return
 		}
 		res := protocol.ToolResult{CallID: tc.ID}
@@ -115,6 +123,9 @@ func ToolHandler(cfg Config) Handler {
 			cancel()
 			if ctx.Err() != nil {
 				_ = w.Error(protocol.ErrCodeCanceled, "canceled", false)
+				if tm != nil {
+					tm.done(toolCanceled, start)
+				}
 				return
 			}
 			res.Content = content
@@ -129,6 +140,13 @@ func ToolHandler(cfg Config) Handler {
 				}
 			}
 		}
+		if tm != nil {
+			outcome := toolOK
+			if res.IsError {
+				outcome = toolError
+			}
+			tm.done(outcome, start)
+		}
 		_ = w.Respond(protocol.MsgToolResult, encodeMsg(nil, &res))
 	})
 }
@@ -136,12 +154,13 @@ func ToolHandler(cfg Config) Handler {
 // debugTool serves the test tools of Config.DebugTools: "echo" returns
 // its arguments; "sleep" waits for the number of milliseconds in its
 // arguments (for cancellation tests). Their bad input gets Error frames.
-func debugTool(ctx context.Context, w ResponseWriter, tc *protocol.ToolCall) {
+// It returns the call's outcome for the metrics.
+func debugTool(ctx context.Context, w ResponseWriter, tc *protocol.ToolCall) int {
 	if tc.Name == "sleep" {
 		d, err := time.ParseDuration(strings.TrimSpace(tc.Arguments) + "ms")
 		if err != nil || d < 0 || d > time.Minute {
 			_ = w.Error(protocol.ErrCodeInvalidArgument, "sleep wants a number of milliseconds up to 60000", false)
-			return
+			return toolError
 		}
 		t := time.NewTimer(d)
 		defer t.Stop()
@@ -149,11 +168,12 @@ func debugTool(ctx context.Context, w ResponseWriter, tc *protocol.ToolCall) {
 		case <-t.C:
 		case <-ctx.Done():
 			_ = w.Error(protocol.ErrCodeCanceled, "canceled", false)
-			return
+			return toolCanceled
 		}
 	}
 	res := protocol.ToolResult{CallID: tc.ID, Content: tc.Arguments}
 	_ = w.Respond(protocol.MsgToolResult, encodeMsg(nil, &res))
+	return toolOK
 }
 
 // decodeArgs decodes a tool's arguments, a JSON object, into v strictly:
