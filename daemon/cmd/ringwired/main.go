@@ -57,6 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cpuProfile   = fs.String("cpuprofile", "", "write a CPU profile to `file` until the daemon stops (debugging)")
 		workspace    = fs.String("workspace", "", "serve the workspace tools (read_file, write_file, edit_file, list_dir, search, run_command) on this `directory` tree")
 		debugTools   = fs.Bool("debug-tools", false, "also serve the test tools echo and sleep")
+		metricsAddr  = fs.String("metrics", "", "serve Prometheus metrics at http://`addr`"+daemon.MetricsPath+" (e.g. 127.0.0.1:9464; port 0 picks one, logged as \"metrics listening\"); off by default")
 		allowCmds    []string
 	)
 	fs.Func("allow-command", "let run_command run `name` (argv[0] exactly; repeat the flag or separate names with commas)", func(v string) error {
@@ -154,6 +155,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Workspace:     *workspace,
 		AllowCommands: allowCmds,
 		DebugTools:    *debugTools,
+		MetricsAddr:   *metricsAddr,
 		Logger:        log,
 		// 0 would mean the default: -compress-x 0 is "compress all".
 		CompressShm:    compressFlag(*compressShm),
