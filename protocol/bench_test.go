@@ -21,6 +21,7 @@ func BenchmarkFrame(b *testing.B) {
 			buf := make([]byte, 0, HeaderSize+size.n)
 			b.SetBytes(int64(size.n))
 			b.ReportAllocs()
+			cpu := cpuPerOp(b)
 			for b.Loop() {
 				buf = AppendFrame(buf[:0], MsgToolResult, FlagResponse, 42, payload)
 				f, _, err := ParseFrame(buf)
@@ -28,6 +29,7 @@ func BenchmarkFrame(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			cpu()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
 		})
 	}
@@ -53,9 +55,11 @@ func BenchmarkReaderWriter(b *testing.B) {
 				roundTrip() // warm up buffers, pools and the zstd state
 				b.SetBytes(int64(size.n))
 				b.ReportAllocs()
+				cpu := cpuPerOp(b)
 				for b.Loop() {
 					roundTrip()
 				}
+				cpu()
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
 			})
 		}
@@ -145,45 +149,55 @@ func BenchmarkCompletionRequest(b *testing.B) {
 	b.Run("flatbuffers/encode", func(b *testing.B) {
 		b.SetBytes(int64(len(payload)))
 		b.ReportAllocs()
+		cpu := cpuPerOp(b)
 		for b.Loop() {
 			enc.Encode(req)
 		}
+		cpu()
 	})
 	b.Run("flatbuffers/decode", func(b *testing.B) {
 		b.SetBytes(int64(len(payload)))
 		b.ReportAllocs()
+		cpu := cpuPerOp(b)
 		for b.Loop() {
 			var out CompletionRequest
 			if err := out.Unmarshal(payload); err != nil {
 				b.Fatal(err)
 			}
 		}
+		cpu()
 	})
 	b.Run("flatbuffers/view", func(b *testing.B) {
 		b.SetBytes(int64(len(payload)))
 		b.ReportAllocs()
+		cpu := cpuPerOp(b)
 		for b.Loop() {
 			readAllFields(b, payload)
 		}
+		cpu()
 	})
 	b.Run("json/encode", func(b *testing.B) {
 		b.SetBytes(int64(len(jpayload)))
 		b.ReportAllocs()
+		cpu := cpuPerOp(b)
 		for b.Loop() {
 			if _, err := json.Marshal(jreq); err != nil {
 				b.Fatal(err)
 			}
 		}
+		cpu()
 	})
 	b.Run("json/decode", func(b *testing.B) {
 		b.SetBytes(int64(len(jpayload)))
 		b.ReportAllocs()
+		cpu := cpuPerOp(b)
 		for b.Loop() {
 			var out jsonRequest
 			if err := json.Unmarshal(jpayload, &out); err != nil {
 				b.Fatal(err)
 			}
 		}
+		cpu()
 	})
 	// Encode + decode timed in the same run. FlatBuffers' decode is the
 	// zero-copy view (verify, then read every field in place): the hot
@@ -194,9 +208,11 @@ func BenchmarkCompletionRequest(b *testing.B) {
 	// encoding/json produces too).
 	b.Run("vs-json", func(b *testing.B) {
 		b.ReportAllocs()
+		cpu := cpuPerOp(b)
 		for b.Loop() {
 			fbViewRoundTrip()
 		}
+		cpu()
 		var fb, view, js time.Duration
 		for range 20 {
 			view += timeRounds(fbViewRoundTrip)

@@ -209,10 +209,14 @@ func (e *env) report(v compare.Verdict) []compare.Row {
 	if !v.AAChecked {
 		e.printf(" (no A/A check: fewer than %d baseline samples a half)", compare.MinHalf)
 	}
-	e.printf("; threshold %g%%\n", v.Threshold)
+	e.printf("; threshold %g%%; significance corrected for %d comparisons (Benjamini-Hochberg)\n", v.Threshold, v.Family)
 	for _, n := range v.Noisy {
 		e.printf("  too noisy here: %s %s: A/A halves differ by %+.2f%% (p=%.3f; A %s, n=%d): not gated\n",
 			n.AA.Name, n.AA.Unit, n.AA.DeltaPct, n.AA.P, compare.FormatSummary(n.A, n.AA.Unit), n.A.N)
+	}
+	for _, r := range v.Uncorrected {
+		e.printf("  not failing: %s %s: %+.2f%% (p=%.3f, but q=%.3f over %d comparisons): not significant once corrected\n",
+			r.Name, r.Unit, r.DeltaPct, r.P, r.Q, v.Family)
 	}
 	if len(v.Regressions) == 0 {
 		e.printf("no significant regression beyond %g%%\n", v.Threshold)
@@ -220,7 +224,7 @@ func (e *env) report(v compare.Verdict) []compare.Row {
 	}
 	e.printf("%d significant regressions beyond %g%%:\n", len(v.Regressions), v.Threshold)
 	for _, r := range v.Regressions {
-		e.printf("  %s %s: %+.2f%% (p=%.3f, interval gap %+.1f%%) FAIL\n", r.Name, r.Unit, r.DeltaPct, r.P, r.Gap)
+		e.printf("  %s %s: %+.2f%% (p=%.4f, q=%.4f, interval gap %+.1f%%) FAIL\n", r.Name, r.Unit, r.DeltaPct, r.P, r.Q, r.Gap)
 	}
 	return v.Regressions
 }

@@ -122,6 +122,14 @@ type Row struct {
 	// worse than the old run's worst). Negative when the intervals overlap;
 	// NaN when not comparable or an interval is unbounded.
 	Gap float64
+	// Tied is true when every value on both sides is the same (a count
+	// that never moves, like 0 allocs/op): no test can find a change, so
+	// the gate leaves the row out of the family it corrects for.
+	Tied bool
+	// Q is the row's p-value adjusted for the number of comparisons the
+	// gate judged together (Benjamini-Hochberg); set by Judge on gated
+	// rows, NaN elsewhere.
+	Q float64
 }
 
 // Geomean is the geometric mean of the centers of the rows in one unit that
@@ -191,12 +199,13 @@ func merge(samples []Sample) map[Key][]float64 {
 }
 
 func compareOne(k Key, old, new []float64, th *benchmath.Thresholds) Row {
-	row := Row{Key: k, DeltaPct: math.NaN(), P: math.NaN(), Worse: math.NaN(), Gap: math.NaN()}
+	row := Row{Key: k, DeltaPct: math.NaN(), P: math.NaN(), Worse: math.NaN(), Gap: math.NaN(), Q: math.NaN()}
 	row.Old = Summarize(old)
 	row.New = Summarize(new)
 	if len(old) == 0 || len(new) == 0 {
 		return row
 	}
+	row.Tied = allEqual(old, new[0]) && allEqual(new, new[0])
 	s1 := benchmath.NewSample(slices.Clone(old), th)
 	s2 := benchmath.NewSample(slices.Clone(new), th)
 	c := benchmath.AssumeNothing.Compare(s1, s2)
@@ -221,6 +230,15 @@ func compareOne(k Key, old, new []float64, th *benchmath.Thresholds) Row {
 		}
 	}
 	return row
+}
+
+func allEqual(xs []float64, v float64) bool {
+	for _, x := range xs {
+		if x != v {
+			return false
+		}
+	}
+	return true
 }
 
 func geomeans(rows []Row) []Geomean {

@@ -41,13 +41,23 @@ type Verdict struct {
 	// AAChecked is false when A had fewer than 2×MinHalf samples, so no
 	// benchmark could be found too noisy.
 	AAChecked bool
-	// Regressions are the gated significant regressions worse than the
-	// threshold. They all fail the gate: A and B were measured in one
-	// session, alternately, so the machine's drift between sessions, which
-	// Result.Failures guards unpaired runs against with its interval gap,
-	// hits both sides alike, and the A/A check has set aside the
-	// benchmarks that drift within the session.
+	// Family is how many gated rows the significance was corrected for:
+	// the gated rows with a p-value, less the Tied ones (no test can
+	// reject those).
+	Family int
+	// Regressions are the gated regressions worse than the threshold whose
+	// p-value stays below the significance level after the correction for
+	// the Family (Benjamini-Hochberg; Row.Q). They all fail the gate: A
+	// and B were measured in one session, alternately, so the machine's
+	// drift between sessions, which Result.Failures guards unpaired runs
+	// against with its interval gap, hits both sides alike, and the A/A
+	// check has set aside the benchmarks that drift within the session.
 	Regressions []Row
+	// Uncorrected are the gated rows that would have failed without the
+	// correction: significant at the uncorrected level and worse than the
+	// threshold, but not after correcting for the Family. They do not
+	// fail; they are printed so a borderline change is not hidden.
+	Uncorrected []Row
 }
 
 // Noisy is a benchmark too noisy to gate: its A/A row (the first half of
@@ -55,6 +65,38 @@ type Verdict struct {
 type Noisy struct {
 	AA Row
 	A  Summary
+}
+
+// adjust sets Q on every row that has a p-value and is not Tied to its
+// Benjamini-Hochberg adjusted p-value over those rows, and returns how many
+// there are. One session gates a few hundred rows; at 5% each, an unchanged
+// tree would show several "significant" rows by chance on every run, and
+// with the noisy cross-process latencies of a shared machine some of them
+// also differ by more than the threshold — the gate failed unchanged code
+// about one session in five here. Adjusting over the family keeps the
+// chance that an unchanged session fails at about alpha (when nothing
+// changed, the false discovery rate Benjamini-Hochberg controls is the
+// chance of any false failure), and it still lets a real slowdown through
+// only when its samples overlap: with 8 rounds, a row whose 8 B samples are
+// all worse than the 8 A samples has p = 0.00016.
+func adjust(rows []Row) int {
+	var idx []int
+	for i := range rows {
+		rows[i].Q = math.NaN()
+		if !math.IsNaN(rows[i].P) && !rows[i].Tied {
+			idx = append(idx, i)
+		}
+	}
+	m := len(idx)
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(rows[a].P, rows[b].P) })
+	// q(k) = min over j >= k of p(j)·m/j, capped at 1.
+	q := 1.0
+	for k := m; k >= 1; k-- {
+		r := &rows[idx[k-1]]
+		q = min(q, r.P*float64(m)/float64(k))
+		r.Q = q
+	}
+	return m
 }
 
 // Judge gates res, the comparison of A (the baseline) with B, at
@@ -84,7 +126,18 @@ func Judge(res, aa Result, thresholdPct float64) Verdict {
 		v.Gated++
 		gated.Rows = append(gated.Rows, r)
 	}
-	v.Regressions = gated.Regressions(thresholdPct)
+	alpha := res.Alpha
+	if alpha <= 0 {
+		alpha = DefaultAlpha
+	}
+	v.Family = adjust(gated.Rows)
+	for _, r := range gated.Regressions(thresholdPct) {
+		if r.Q < alpha {
+			v.Regressions = append(v.Regressions, r)
+		} else {
+			v.Uncorrected = append(v.Uncorrected, r)
+		}
+	}
 	slices.SortStableFunc(v.Noisy, func(a, b Noisy) int { return cmp.Compare(math.Abs(b.AA.DeltaPct), math.Abs(a.AA.DeltaPct)) })
 	return v
 }
