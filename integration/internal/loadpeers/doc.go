@@ -1,0 +1,14 @@
+// Package loadpeers holds the comparison peers of ringwire-load: the
+// same workloads served and called over other transports, so that
+// ringwire's figures stand beside what an engineer would otherwise
+// write. Each peer is a server (run by ringwire-load in a process of its
+// own) and a load.Target:
+//
+//   - JSON: newline-delimited encoding/json over a Unix socket
+//     (JSONServer, DialJSON).
+//
+// The servers answer completions with ringwired's own mock provider and
+// read_file from an os.Root on the same workspace, so both sides do the
+// same work. It lives under integration/internal so that importing the
+// client or protocol never downloads a peer's dependencies.
+package loadpeers
