@@ -110,6 +110,9 @@ func (s *Server) apiRun(w http.ResponseWriter, r *http.Request) {
 		out["against"] = d.BaseLabel
 		out["comparison"] = d.Info
 		out["geomeans"] = d.Geomeans
+		if si := d.Session; si != nil {
+			out["session"] = jsonSession(si)
+		}
 	} else {
 		out["note"] = d.NoBase
 	}
@@ -161,4 +164,19 @@ func (s *Server) apiBaselines(w http.ResponseWriter, r *http.Request) {
 		bs = []store.Baseline{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"baselines": bs})
+}
+
+// jsonSession is an A/B session's pairing and the gate's verdict.
+func jsonSession(si *sessionInfo) map[string]any {
+	noisy := make([]map[string]any, 0, len(si.Verdict.Noisy))
+	for _, n := range si.Verdict.Noisy {
+		noisy = append(noisy, map[string]any{"pkg": n.AA.Pkg, "name": n.AA.Name, "unit": n.AA.Unit, "aa_delta_pct": num(n.AA.DeltaPct), "aa_p": num(n.AA.P), "a": jsonSum(n.A)})
+	}
+	regs := make([]map[string]any, 0, len(si.Verdict.Regressions))
+	for _, r := range si.Verdict.Regressions {
+		regs = append(regs, map[string]any{"pkg": r.Pkg, "name": r.Name, "unit": r.Unit, "delta_pct": num(r.DeltaPct), "p": num(r.P), "worse_pct": num(r.Worse)})
+	}
+	return map[string]any{"name": si.Name, "a_run": si.A.ID, "b_run": si.B.ID, "a_commit": si.A.Commit, "b_commit": si.B.Commit,
+		"rounds": si.Rounds, "benchtime": si.Benchtime, "dirty": si.Dirty, "pass": si.Pass(), "threshold": si.Verdict.Threshold,
+		"gated": si.Verdict.Gated, "aa_checked": si.Verdict.AAChecked, "too_noisy": noisy, "regressions": regs}
 }

@@ -106,12 +106,14 @@ func newCommitAxis(ctx context.Context, co CommitOrder, pts []store.Point) *comm
 			all = append(all, c)
 		}
 		c.Runs = append(c.Runs, p.RunID)
-		if p.Time.Before(c.First) {
+		if p.Time.Before(c.First) || (p.Time.Equal(c.First) && p.RunID < slices.Min(c.Runs)) {
 			c.First = p.Time
 		}
 	}
+	// By first measured; at the same time (the two sides of a session),
+	// by the first run stored.
 	byTime := func(a, b *axisCommit) int {
-		return cmp.Or(a.First.Compare(b.First), cmp.Compare(a.Commit, b.Commit))
+		return cmp.Or(a.First.Compare(b.First), cmp.Compare(slices.Min(a.Runs), slices.Min(b.Runs)), cmp.Compare(a.Commit, b.Commit))
 	}
 	var order map[string]int
 	if co != nil {
