@@ -1,12 +1,14 @@
-// Package web serves the benchdash dashboard: a runs list, run pages with
-// their comparison against a baseline, per-benchmark history charts
-// (server-side SVG drawn with gonum.org/v1/plot), a regressions page, and
+// Package web serves the benchdash dashboard: a runs list with the A/B
+// gate's verdict, run pages with their comparison against an A/B session's
+// side A or a baseline (grouped by unit, the gate's marks), per-benchmark
+// history charts on a commit axis in history order (server-side SVG drawn
+// with gonum.org/v1/plot, see CommitOrder), a regressions page, and
 // JSON endpoints for everything the pages show plus POST /api/runs for
 // uploading a benchmark results file. Templates and styles are embedded;
 // the pages work offline.
 //
 //	st, _ := store.Open(ctx, "bench/benchdash.db")
-//	http.ListenAndServe("127.0.0.1:8080", web.New(st, web.Options{}))
+//	http.ListenAndServe("127.0.0.1:8080", web.New(st, web.Options{Commits: &web.GitHistory{Dir: "."}}))
 package web
 
 import (
