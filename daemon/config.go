@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -58,6 +59,22 @@ type Config struct {
 	// Its directory must pass shmring's socket-directory rule (see
 	// Server.Listen). Default: shmring.DefaultSocketPath().
 	SocketPath string
+
+	// ShmListener and StreamListener, when either is set, are sockets
+	// already listening that Listen adopts instead of opening its own:
+	// the shared-memory transport's setup socket (shmring.NewListener)
+	// and the socket transport's (shmring.NewUnixListener), e.g. the ones
+	// InheritedListeners returns under systemd socket activation. Listen
+	// then serves exactly the transports whose listener is set (Transports
+	// is not consulted), takes no lock and never removes their files (the
+	// service manager owns them); SocketPath becomes the adopted
+	// shared-memory socket's path (else the stream socket's, less
+	// protocol.StreamSuffix). Peers' uids are checked as on sockets of the
+	// daemon's own. The Server owns them from Listen on (it closes them
+	// if Listen fails, and on Shutdown; if New fails they are still the
+	// caller's). Default: nil, Listen opens the sockets itself.
+	ShmListener    *net.UnixListener
+	StreamListener *net.UnixListener
 
 	// Transports says which transports to serve: protocol.TransportShm
 	// (shared-memory rings on SocketPath) and protocol.TransportSocket (the
@@ -162,6 +179,12 @@ type Config struct {
 }
 
 func (c Config) withDefaults() (Config, error) {
+	switch {
+	case c.ShmListener != nil:
+		c.SocketPath = c.ShmListener.Addr().String()
+	case c.StreamListener != nil:
+		c.SocketPath = strings.TrimSuffix(c.StreamListener.Addr().String(), protocol.StreamSuffix)
+	}
 	if len(c.Transports) == 0 {
 		c.Transports = []protocol.Transport{protocol.TransportShm, protocol.TransportSocket}
 	}
@@ -240,8 +263,18 @@ func (c Config) withDefaults() (Config, error) {
 // plus MaxPayload.
 func (c *Config) maxMessage() int { return protocol.HeaderSize + c.MaxPayload }
 
-// serves reports whether the configuration serves transport t.
-func (c *Config) serves(t protocol.Transport) bool { return slices.Contains(c.Transports, t) }
+// serves reports whether the configuration serves transport t: one of
+// Transports, or one whose listener is given (ShmListener,
+// StreamListener).
+func (c *Config) serves(t protocol.Transport) bool {
+	if c.adopts() {
+		return (t == protocol.TransportShm && c.ShmListener != nil) || (t == protocol.TransportSocket && c.StreamListener != nil)
+	}
+	return slices.Contains(c.Transports, t)
+}
+
+// adopts reports whether Listen adopts given listeners.
+func (c *Config) adopts() bool { return c.ShmListener != nil || c.StreamListener != nil }
 
 // transportsName names what a server serves as its -transport flag does:
 // "shm", "socket" or "both".

@@ -116,7 +116,9 @@ func (s *Server) SocketPath() string { return s.cfg.SocketPath }
 // directory and a symlink are refused with an error that matches
 // shmring.ErrInsecureDir and says what to change. A path too long for a
 // Unix socket matches shmring.ErrPathTooLong; a live daemon on either path
-// is ErrAddrInUse, while a socket left by a dead one is replaced. Serve
+// is ErrAddrInUse, while a socket left by a dead one is replaced. With
+// Config.ShmListener or Config.StreamListener set (socket activation) it
+// adopts those sockets instead and opens none of its own. Serve
 // calls Listen if it was not called; calling it again does nothing, and
 // after Shutdown it returns ErrServerClosed.
 func (s *Server) Listen() error {
@@ -130,10 +132,19 @@ func (s *Server) Listen() error {
 	}
 	shm, sock := s.cfg.serves(protocol.TransportShm), s.cfg.serves(protocol.TransportSocket)
 	if shm {
-		ln, err := shmring.Listen(s.cfg.SocketPath,
-			shmring.WithMaxRingSize(s.cfg.MaxRingSize),
+		opts := []shmring.Option{shmring.WithMaxRingSize(s.cfg.MaxRingSize),
 			shmring.WithMaxMessage(s.cfg.maxMessage()),
-			shmring.WithAdmit(s.admit))
+			shmring.WithAdmit(s.admit)}
+		var ln *shmring.Listener
+		var err error
+		if s.cfg.ShmListener != nil {
+			ln, err = shmring.NewListener(s.cfg.ShmListener, opts...) // socket activation
+		} else {
+			ln, err = shmring.Listen(s.cfg.SocketPath, opts...)
+		}
+		if err != nil && !(errors.Is(err, shmring.ErrUnsupported) && sock) && s.cfg.StreamListener != nil {
+			s.cfg.StreamListener.Close()
+		}
 		switch {
 		case errors.Is(err, shmring.ErrUnsupported) && sock:
 			s.log.Info("shared memory unsupported here; serving the socket transport only")
@@ -147,7 +158,14 @@ func (s *Server) Listen() error {
 	}
 	if sock {
 		path := protocol.StreamPath(s.cfg.SocketPath)
-		ln, err := shmring.ListenUnix(path)
+		var ln *shmring.UnixListener
+		var err error
+		if s.cfg.StreamListener != nil {
+			path = s.cfg.StreamListener.Addr().String()
+			ln, err = shmring.NewUnixListener(s.cfg.StreamListener) // socket activation
+		} else {
+			ln, err = shmring.ListenUnix(path)
+		}
 		if err != nil {
 			if s.shmLn != nil {
 				s.shmLn.Close()
@@ -173,7 +191,7 @@ func (s *Server) Listen() error {
 	}
 	s.listening = true
 	s.log.Info("ringwired listening", "socket", s.cfg.SocketPath, "transport", transportsName(shm && s.shmLn != nil, s.sockLn != nil),
-		"provider", s.cfg.Provider.Name(), "max_conns", s.cfg.MaxConns)
+		"provider", s.cfg.Provider.Name(), "max_conns", s.cfg.MaxConns, "socket_activated", s.cfg.adopts())
 	return nil
 }
 

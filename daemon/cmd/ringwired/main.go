@@ -11,7 +11,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -77,6 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		openaiKeyEnv  = fs.String("openai-api-key-env", "", "-provider openai: the environment `variable` holding the API key (default: RINGWIRE_OPENAI_API_KEY, else OPENAI_API_KEY; none: no key)")
 		openaiIdle    = fs.Duration("openai-idle-timeout", daemon.DefaultOpenAIIdleTimeout, "-provider openai: give up on an answer after this long without a byte from the server")
 	)
+	configFile := fs.String("config", daemon.DefaultConfigFilePath(), "read defaults for these flags from the TOML `file` (a missing default file is fine; -config '' reads none); flags given here override it")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -90,6 +93,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *version {
 		fmt.Fprintf(stdout, "ringwired %s\n", daemon.Version)
 		return 0
+	}
+	if err := applyConfigFile(fs, *configFile); err != nil {
+		fmt.Fprintf(stderr, "ringwired: %v\n", err)
+		return 2
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -143,25 +150,39 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			f.Close()
 		}()
 	}
+	// Socket activation: the sockets systemd made for us, if any (see
+	// README.md, "Socket activation").
+	shmLn, streamLn, err := daemon.InheritedListeners(*socket)
+	if err != nil {
+		fmt.Fprintf(stderr, "ringwired: %v\n", err)
+		return 1
+	}
 	srv, err := daemon.New(daemon.Config{
-		SocketPath:    *socket,
-		Transports:    tr,
-		Provider:      prov,
-		MaxConns:      *maxConns,
-		MaxRingSize:   *maxRingSize,
-		MaxPayload:    *maxPayload,
-		MaxInflight:   *maxInflight,
-		DrainTimeout:  *drainTimeout,
-		Workspace:     *workspace,
-		AllowCommands: allowCmds,
-		DebugTools:    *debugTools,
-		MetricsAddr:   *metricsAddr,
-		Logger:        log,
+		ShmListener:    shmLn,
+		StreamListener: streamLn,
+		SocketPath:     *socket,
+		Transports:     tr,
+		Provider:       prov,
+		MaxConns:       *maxConns,
+		MaxRingSize:    *maxRingSize,
+		MaxPayload:     *maxPayload,
+		MaxInflight:    *maxInflight,
+		DrainTimeout:   *drainTimeout,
+		Workspace:      *workspace,
+		AllowCommands:  allowCmds,
+		DebugTools:     *debugTools,
+		MetricsAddr:    *metricsAddr,
+		Logger:         log,
 		// 0 would mean the default: -compress-x 0 is "compress all".
 		CompressShm:    compressFlag(*compressShm),
 		CompressSocket: compressFlag(*compressSock),
 	})
 	if err != nil {
+		for _, ln := range []*net.UnixListener{shmLn, streamLn} {
+			if ln != nil {
+				ln.Close()
+			}
+		}
 		fmt.Fprintf(stderr, "ringwired: %v\n", err)
 		return 2
 	}
@@ -190,8 +211,33 @@ group nor others can write: 0700 and 0755 are fine; 0775, 0757, 0777, a sticky
 with a message saying what to change (chmod g-w DIR, ...). The sockets are 0600
 and only processes of your uid are served.
 
+Configuration file: -config (default $XDG_CONFIG_HOME/ringwire/ringwired.toml,
+else ~/.config/ringwire/ringwired.toml) gives defaults for the flags; a flag on
+the command line wins. Socket activation: started by systemd with LISTEN_FDS,
+ringwired serves the sockets it is given (named shm and stream) instead of
+creating its own. daemon/README.md documents both.
+
 Flags:
 `
+
+// applyConfigFile applies the configuration file at path to the flags
+// not given on the command line. A missing file is an error only when
+// -config named it; -config "" reads none.
+func applyConfigFile(fs *flag.FlagSet, path string) error {
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
+	if path == "" {
+		return nil
+	}
+	cf, err := daemon.LoadConfigFile(path)
+	if errors.Is(err, iofs.ErrNotExist) && !explicit {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return cf.ApplyFlags(fs)
+}
 
 // openAIKey is the API key of the openai provider, from the environment
 // (never a flag, which ps would show): the variable name names, else

@@ -1,12 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,7 +24,22 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// No configuration file of the machine's user may leak into the tests:
+	// the default -config location is an empty directory's.
+	dir, err := os.MkdirTemp("", "rwxdg")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_CONFIG_HOME", dir)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		os.RemoveAll(dir)
+		if opsBinDir != "" {
+			os.RemoveAll(opsBinDir)
+		}
+		os.Exit(code)
+	}))
+}
 
 func TestFlags(t *testing.T) {
 	for _, tc := range []struct {
@@ -123,5 +146,405 @@ func TestServeAndStop(t *testing.T) {
 				t.Fatalf("exit %d: %s", code, out.String())
 			}
 		})
+	}
+}
+
+var (
+	opsBinOnce sync.Once
+	opsBin     string
+	opsBinErr  error
+	opsBinDir  string
+)
+
+// sharedRingwired builds this command once per test run (instrumented
+// for coverage when the run measures it) and returns the binary.
+func sharedRingwired(t *testing.T) string {
+	t.Helper()
+	opsBinOnce.Do(func() {
+		opsBinDir, opsBinErr = os.MkdirTemp("", "rwbin")
+		if opsBinErr != nil {
+			return
+		}
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		opsBin = filepath.Join(opsBinDir, "ringwired")
+		args := []string{"build", "-o", opsBin}
+		if coverDir() != "" {
+			args = append(args, "-cover", "-coverpkg=github.com/ringwire/ringwire/daemon/...")
+			if mode := testing.CoverMode(); mode != "" {
+				args = append(args, "-covermode="+mode)
+			}
+		}
+		out, err := exec.Command(goTool, append(args, ".")...).CombinedOutput()
+		if err != nil {
+			opsBinErr = &buildError{err, out}
+		}
+	})
+	if opsBinErr != nil {
+		t.Fatal(opsBinErr)
+	}
+	return opsBin
+}
+
+type buildError struct {
+	err error
+	out []byte
+}
+
+func (e *buildError) Error() string { return "go build: " + e.err.Error() + "\n" + string(e.out) }
+
+// coverDir is the -test.gocoverdir of this run, if coverage is on.
+func coverDir() string {
+	if f := flag.Lookup("test.gocoverdir"); f != nil {
+		return f.Value.String()
+	}
+	return ""
+}
+
+// proc is a ringwired child process whose stderr is collected.
+type proc struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	log  bytes.Buffer
+	done chan struct{}
+	up   chan struct{} // closed when it logs "ringwired listening"
+}
+
+// startProc starts cmd, whose stderr is read by the returned proc.
+func startProc(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	cmd.Env = append(cmd.Env, "GOCOVERDIR="+coverDir())
+	p := &proc{cmd: cmd, done: make(chan struct{}), up: make(chan struct{})}
+	r, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(r)
+		once := sync.Once{}
+		for sc.Scan() {
+			p.mu.Lock()
+			p.log.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			if strings.Contains(sc.Text(), `msg="ringwired listening"`) {
+				once.Do(func() { close(p.up) })
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+		_ = cmd.Wait()
+	})
+	return p
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+// waitUp waits for the "ringwired listening" line and returns it.
+func (p *proc) waitUp(t *testing.T) string {
+	t.Helper()
+	select {
+	case <-p.up:
+	case <-p.done:
+		t.Fatalf("ringwired exited:\n%s", p.output())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("ringwired did not start:\n%s", p.output())
+	}
+	for _, l := range strings.Split(p.output(), "\n") {
+		if strings.Contains(l, `msg="ringwired listening"`) {
+			return l
+		}
+	}
+	return ""
+}
+
+// stop sends SIGTERM and returns the exit code.
+func (p *proc) stop(t *testing.T) int {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	err := p.cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
+}
+
+// systemdSocket listens on path as a .socket unit does and returns the
+// descriptor to hand over; the test keeps it, as systemd keeps its own.
+func systemdSocket(t *testing.T, path string) *os.File {
+	t.Helper()
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false) // the "service manager" removes it
+	f, err := ln.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// activated returns a command that runs ringwired the way systemd starts
+// a socket-activated service: fds 3 and up are the listening sockets,
+// LISTEN_FDS counts them, LISTEN_FDNAMES names them and LISTEN_PID is the
+// daemon's own pid (a shell sets it to its $$, then execs ringwired, which
+// keeps the pid).
+func activated(bin string, files []*os.File, names string, args ...string) *exec.Cmd {
+	cmd := exec.Command("/bin/sh", append([]string{"-c", `LISTEN_PID=$$ exec "$0" "$@"`, bin}, args...)...)
+	cmd.ExtraFiles = files
+	cmd.Env = append(os.Environ(), "LISTEN_FDS="+strconv.Itoa(len(files)))
+	if names != "" {
+		cmd.Env = append(cmd.Env, "LISTEN_FDNAMES="+names)
+	}
+	return cmd
+}
+
+// pingBoth pings the daemon at sock over both transports.
+func pingBoth(t *testing.T, sock string) {
+	t.Helper()
+	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cl, err := client.Dial(ctx, sock, client.WithTransport(tr))
+		if err != nil {
+			cancel()
+			t.Fatalf("%v: dial: %v", tr, err)
+		}
+		if _, err := cl.Ping(ctx); err != nil {
+			t.Errorf("%v: ping: %v", tr, err)
+		}
+		cl.Close()
+		cancel()
+	}
+}
+
+// TestSocketActivation runs the real ringwired as systemd would start it
+// from ringwired.socket and ringwired-stream.socket: it serves the
+// inherited sockets over both transports — a client that connected
+// before the daemon started (as an editor's first connect starts it) is
+// served — and leaves the socket files, which it does not own, when it
+// stops.
+func TestSocketActivation(t *testing.T) {
+	bin := sharedRingwired(t)
+	for _, tc := range []struct {
+		name   string
+		names  string
+		socket string // -socket; "" the handed-over path
+	}{
+		{"named", "shm:stream", "/nonexistent/elsewhere.sock"},
+		{"named reversed", "stream:shm", "/nonexistent/elsewhere.sock"},
+		{"by path", "", ""},
+		{"default names", "ringwired.socket:ringwired-stream.socket", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, err := os.MkdirTemp("", "rwact")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.RemoveAll(dir)
+			sock := filepath.Join(dir, "ringwired.sock")
+			shmF, streamF := systemdSocket(t, sock), systemdSocket(t, protocol.StreamPath(sock))
+			files := []*os.File{shmF, streamF}
+			if tc.names == "stream:shm" {
+				files = []*os.File{streamF, shmF}
+			}
+			socketFlag := tc.socket
+			if socketFlag == "" {
+				socketFlag = sock
+			}
+			// The editor connects first; its dial waits in the backlog.
+			early := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				cl, err := client.Dial(ctx, sock)
+				if err == nil {
+					_, err = cl.Ping(ctx)
+					cl.Close()
+				}
+				early <- err
+			}()
+			time.Sleep(20 * time.Millisecond)
+			p := startProc(t, activated(bin, files, tc.names, "-config", "", "-socket", socketFlag, "-log-level", "debug"))
+			line := p.waitUp(t)
+			if !strings.Contains(line, "socket_activated=true") || !strings.Contains(line, "transport=both") || !strings.Contains(line, "socket="+sock) {
+				t.Errorf("listening line: %s", line)
+			}
+			if err := <-early; err != nil {
+				t.Errorf("the client that connected before the daemon: %v\n%s", err, p.output())
+			}
+			pingBoth(t, sock)
+			if code := p.stop(t); code != 0 {
+				t.Fatalf("exit %d:\n%s", code, p.output())
+			}
+			for _, path := range []string{sock, protocol.StreamPath(sock)} {
+				if fi, err := os.Lstat(path); err != nil || fi.Mode().Type() != os.ModeSocket {
+					t.Errorf("%s: removed by the daemon it does not belong to: %v", path, err)
+				}
+				if _, err := os.Lstat(path + ".lock"); err == nil {
+					t.Errorf("%s.lock created", path)
+				}
+			}
+			// The sockets still listen (the "service manager" holds
+			// them): a second activation serves them again.
+			p2 := startProc(t, activated(bin, files, tc.names, "-config", "", "-socket", socketFlag))
+			p2.waitUp(t)
+			pingBoth(t, sock)
+			if code := p2.stop(t); code != 0 {
+				t.Fatalf("second run: exit %d:\n%s", code, p2.output())
+			}
+		})
+	}
+}
+
+// TestSocketActivationErrors: inherited descriptors ringwired cannot use
+// stop it at start with a message saying why.
+func TestSocketActivationErrors(t *testing.T) {
+	bin := sharedRingwired(t)
+	dir, err := os.MkdirTemp("", "rwact")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "ringwired.sock")
+	other := systemdSocket(t, filepath.Join(dir, "other.sock"))
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	for _, tc := range []struct {
+		files []*os.File
+		names string
+		want  string
+	}{
+		{[]*os.File{other}, "", `is neither "shm" nor "stream"`},
+		{[]*os.File{pr}, "shm", "not a listening socket"},
+	} {
+		cmd := activated(bin, tc.files, tc.names, "-config", "", "-socket", sock)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%s: %v\n%s\nwant %q", tc.names, err, out, tc.want)
+		}
+	}
+}
+
+// TestConfigFileBinary: the real ringwired reads -config; a flag given on
+// the command line beats the file, the file beats the default; a bad file
+// stops it with the file, line and key.
+func TestConfigFileBinary(t *testing.T) {
+	bin := sharedRingwired(t)
+	dir, err := os.MkdirTemp("", "rwcfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "d.sock")
+	cfg := filepath.Join(dir, "ringwired.toml")
+	doc := "socket = \"" + sock + "\"\nlog_level = \"debug\"\n\n[limits]\nmax_conns = 7\nmax_ring_size = 65536\n"
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startProc(t, exec.Command(bin, "-config", cfg, "-max-conns", "9"))
+	line := p.waitUp(t)
+	if !strings.Contains(line, "max_conns=9") || !strings.Contains(line, "socket="+sock) {
+		t.Errorf("listening line: %s", line)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := client.Dial(ctx, sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := cl.Call(ctx, protocol.MsgStats, nil)
+	cl.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st daemon.Stats
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, ss := range st.SessionList {
+		if ss.TxCapacity != 65536 {
+			t.Errorf("ring of %d bytes; the file says 65536", ss.TxCapacity)
+		}
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.output())
+	}
+	if !strings.Contains(p.output(), `level=DEBUG msg="session started"`) {
+		t.Errorf("log_level from the file not applied:\n%s", p.output())
+	}
+
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("[limits]\nmax_conns = 7\nmax_con = 8\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "-config", bad).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), bad+`:3: key "limits.max_con": unknown key`) {
+		t.Errorf("bad file: %v\n%s", err, out)
+	}
+}
+
+// TestConfigFlag: -config names a file that must exist; the default
+// location's file is read when present; -config "" reads none.
+func TestConfigFlag(t *testing.T) {
+	xdg := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", xdg)
+	if err := os.Mkdir(filepath.Join(xdg, "ringwire"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	def := filepath.Join(xdg, "ringwire", "ringwired.toml")
+	if err := os.WriteFile(def, []byte("\n[limits]\nmax_con = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"-config", filepath.Join(xdg, "missing.toml")}, 2, "no such file"},
+		{nil, 2, def + `:3: key "limits.max_con": unknown key`},
+		{[]string{"-version"}, 0, "ringwired 0."}, // before the file is read
+		{[]string{"-config", "", "-max-conns", "0"}, 2, "-max-conns must be positive"},
+		{[]string{"-h"}, 0, "-config file"},
+		{[]string{"-h"}, 0, def},
+	} {
+		var out bytes.Buffer
+		code := run(context.Background(), tc.args, &out, &out)
+		if code != tc.code || !strings.Contains(out.String(), tc.out) {
+			t.Errorf("run(%q) = %d, %q; want %d and %q", tc.args, code, out.String(), tc.code, tc.out)
+		}
+	}
+	// A file whose metrics key works now that -metrics exists, and whose
+	// value a flag refuses (none here: every value was checked).
+	good := filepath.Join(xdg, "good.toml")
+	if err := os.WriteFile(good, []byte("metrics = \"127.0.0.1:1\"\n[limits]\nmax_conns = 3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"-config", good, "-transport", "udp"}, &out, &out); code != 2 || !strings.Contains(out.String(), "-transport") {
+		t.Errorf("good file, bad flag: %d %q", code, out.String())
 	}
 }
