@@ -538,7 +538,11 @@ func (s *Server) MetricsHandler() http.Handler {
 		return nil
 	}
 	return promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{
-		ErrorLog:            slogPrintln{s},
+		ErrorLog: slogPrintln{s},
+		// A scrape is some 35 kB of text over loopback: gzip or zstd
+		// would save nothing worth their encoders' memory (a gzip
+		// writer's state alone is over half a megabyte).
+		DisableCompression:  true,
 		MaxRequestsInFlight: 4,
 		Timeout:             10 * time.Second,
 	})

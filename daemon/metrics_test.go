@@ -332,6 +332,18 @@ func TestMetricsMove(t *testing.T) {
 
 	t.Run("http", func(t *testing.T) {
 		base := "http://" + srv.MetricsAddr().String()
+		// Not compressed, even when asked (see MetricsHandler).
+		req, _ := http.NewRequest("GET", base+MetricsPath, nil)
+		req.Header.Set("Accept-Encoding", "gzip, zstd")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if enc := resp.Header.Get("Content-Encoding"); enc != "" || !strings.Contains(string(b), "# TYPE ringwire_errors_total counter") {
+			t.Errorf("scrape asking for gzip: Content-Encoding %q, body %q", enc, abbrev(string(b), 100))
+		}
 		for path, want := range map[string]int{"/": 200, "/nope": 404} {
 			resp, err := http.Get(base + path)
 			if err != nil {
