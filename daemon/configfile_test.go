@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -313,4 +314,49 @@ func FuzzParseConfigFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReadmeExample: the example in README.md, "Configuration file",
+// parses and sets every key the schema has.
+func TestReadmeExample(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "## Configuration file")
+	if i < 0 {
+		t.Fatal("no Configuration file section")
+	}
+	s = s[i:]
+	start := strings.Index(s, "```toml\n")
+	end := strings.Index(s[start+8:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("no toml block")
+	}
+	t.Setenv("XDG_RUNTIME_DIR", "/run/user/1000")
+	cf, err := ParseConfigFile("README.md", []byte(s[start+8:start+8+end]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	for _, st := range cf.Settings {
+		keys[st.Key] = true
+	}
+	if n := schemaLeaves(reflect.TypeFor[fileSchema]()); len(keys) != n {
+		t.Errorf("the example sets %d keys, the schema has %d: %v", len(keys), n, keys)
+	}
+}
+
+// schemaLeaves counts the keys of a schema struct type.
+func schemaLeaves(t reflect.Type) int {
+	n := 0
+	for i := range t.NumField() {
+		if ft := t.Field(i).Type; ft.Kind() == reflect.Struct {
+			n += schemaLeaves(ft)
+		} else {
+			n++
+		}
+	}
+	return n
 }

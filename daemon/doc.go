@@ -21,6 +21,13 @@
 // unknown type, frames before the handshake, a reused id) gets an Error
 // frame and closes that session only.
 //
+// For ringwired's operation: LoadConfigFile reads its TOML configuration
+// file (ConfigFile.ApplyFlags lets command-line flags win), and
+// InheritedListeners takes the sockets systemd passes a socket-activated
+// ringwired, which Config.ShmListener and Config.StreamListener hand to
+// Listen; README.md ("Configuration file", "Socket activation") and the
+// unit files in systemd/ show both.
+//
 // Usage:
 //
 //	srv, err := daemon.New(daemon.Config{SocketPath: "/run/user/1000/ringwire/ringwired.sock"})

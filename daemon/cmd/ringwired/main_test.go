@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/ringwire/ringwire/client"
 	"github.com/ringwire/ringwire/daemon"
 	"github.com/ringwire/ringwire/protocol"
+	"github.com/ringwire/ringwire/shmring"
 	"go.uber.org/goleak"
 )
 
@@ -546,5 +548,172 @@ func TestConfigFlag(t *testing.T) {
 	var out bytes.Buffer
 	if code := run(context.Background(), []string{"-config", good, "-transport", "udp"}, &out, &out); code != 2 || !strings.Contains(out.String(), "-transport") {
 		t.Errorf("good file, bad flag: %d %q", code, out.String())
+	}
+}
+
+// unitFile is a parsed systemd unit file: section → key → values (a key
+// may repeat).
+type unitFile map[string]map[string][]string
+
+func (u unitFile) get(section, key string) string {
+	v := u[section][key]
+	if len(v) == 0 {
+		return ""
+	}
+	return v[len(v)-1]
+}
+
+// readUnit parses a unit file of daemon/systemd: [Section] headers,
+// Key=Value lines, # and ; comments.
+func readUnit(t *testing.T, name string) unitFile {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "systemd", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := unitFile{}
+	section := ""
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || line[0] == '#' || line[0] == ';':
+		case line[0] == '[' && line[len(line)-1] == ']':
+			section = line[1 : len(line)-1]
+			u[section] = map[string][]string{}
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok || section == "" {
+				t.Fatalf("%s:%d: not Key=Value in a section: %q", name, i+1, line)
+			}
+			k = strings.TrimSpace(k)
+			u[section][k] = append(u[section][k], strings.TrimSpace(v))
+		}
+	}
+	return u
+}
+
+// TestSystemdUnits: the unit files in daemon/systemd hand ringwired what
+// it expects: the default socket path and its stream path under %t
+// ($XDG_RUNTIME_DIR), named shm and stream, in a 0700 directory, both
+// passed to ringwired.service, whose command line ringwired accepts.
+func TestSystemdUnits(t *testing.T) {
+	shmU, streamU, svc := readUnit(t, "ringwired.socket"), readUnit(t, "ringwired-stream.socket"), readUnit(t, "ringwired.service")
+	t.Setenv("XDG_RUNTIME_DIR", "%t")
+	def := shmring.DefaultSocketPath()
+	for _, tc := range []struct {
+		unit       unitFile
+		name, path string
+	}{
+		{shmU, daemon.ActivationNameShm, def},
+		{streamU, daemon.ActivationNameStream, protocol.StreamPath(def)},
+	} {
+		if got := tc.unit["Socket"]["ListenStream"]; len(got) != 1 || got[0] != tc.path {
+			t.Errorf("%s socket: ListenStream %q, want [%s]", tc.name, got, tc.path)
+		}
+		if got := tc.unit.get("Socket", "FileDescriptorName"); got != tc.name {
+			t.Errorf("%s socket: FileDescriptorName %q", tc.name, got)
+		}
+		if got := tc.unit.get("Socket", "Service"); got != "ringwired.service" {
+			t.Errorf("%s socket: Service %q", tc.name, got)
+		}
+		if a := tc.unit.get("Socket", "Accept"); a != "" && a != "no" && a != "false" {
+			t.Errorf("%s socket: Accept=%s (ringwired accepts itself)", tc.name, a)
+		}
+		// The directory rule: nobody else may write the directory.
+		dm, err := strconv.ParseUint(tc.unit.get("Socket", "DirectoryMode"), 8, 32)
+		if err != nil || dm&0o022 != 0 || dm != 0o700 {
+			t.Errorf("%s socket: DirectoryMode %q, want 0700", tc.name, tc.unit.get("Socket", "DirectoryMode"))
+		}
+		if sm := tc.unit.get("Socket", "SocketMode"); sm != "0600" {
+			t.Errorf("%s socket: SocketMode %q, want 0600", tc.name, sm)
+		}
+		if tc.unit.get("Install", "WantedBy") != "sockets.target" {
+			t.Errorf("%s socket: not WantedBy sockets.target", tc.name)
+		}
+	}
+	if got := strings.Fields(svc.get("Service", "Sockets")); !slices.Equal(got, []string{"ringwired.socket", "ringwired-stream.socket"}) {
+		t.Errorf("service: Sockets=%q", got)
+	}
+	if got := svc.get("Service", "Type"); got != "simple" {
+		t.Errorf("service: Type=%s (ringwired does not speak sd_notify)", got)
+	}
+	argv := strings.Fields(svc.get("Service", "ExecStart"))
+	if len(argv) == 0 || filepath.Base(argv[0]) != "ringwired" {
+		t.Fatalf("service: ExecStart %q", argv)
+	}
+	var out bytes.Buffer
+	if code := run(context.Background(), append(argv[1:], "-version"), &out, &out); code != 0 {
+		t.Errorf("ringwired refuses the unit's flags %q: %s", argv[1:], out.String())
+	}
+}
+
+// TestSystemdUnitsRun: the units are valid to systemd (systemd-analyze
+// verify), and systemd's own socket activation (systemd-socket-activate,
+// given the units' sockets and names) starts ringwired on the first
+// connection, which it serves over both transports. Skipped where systemd's
+// tools are missing.
+func TestSystemdUnitsRun(t *testing.T) {
+	analyze, err1 := exec.LookPath("systemd-analyze")
+	activate, err2 := exec.LookPath("systemd-socket-activate")
+	if err1 != nil || err2 != nil {
+		t.Skip("systemd-analyze or systemd-socket-activate not installed")
+	}
+	bin := sharedRingwired(t)
+	rt, err := os.MkdirTemp("", "rwrt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(rt)
+	units := filepath.Join(rt, "units")
+	if err := os.Mkdir(units, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ringwired.socket", "ringwired-stream.socket", "ringwired.service"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "systemd", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = bytes.ReplaceAll(b, []byte("ExecStart=%h/go/bin/ringwired"), []byte("ExecStart="+bin))
+		if err := os.WriteFile(filepath.Join(units, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(analyze, "--user", "verify", "ringwired.socket", "ringwired-stream.socket", "ringwired.service")
+	cmd.Dir = units
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+rt)
+	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) != 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+
+	// What systemd would do with them, by systemd's own activation code.
+	shmU, streamU, svc := readUnit(t, "ringwired.socket"), readUnit(t, "ringwired-stream.socket"), readUnit(t, "ringwired.service")
+	dir := filepath.Join(rt, "ringwire")
+	if err := os.Mkdir(dir, 0o700); err != nil { // DirectoryMode=0700
+		t.Fatal(err)
+	}
+	shmPath := strings.ReplaceAll(shmU.get("Socket", "ListenStream"), "%t", rt)
+	streamPath := strings.ReplaceAll(streamU.get("Socket", "ListenStream"), "%t", rt)
+	argv := strings.Fields(svc.get("Service", "ExecStart"))
+	args := []string{"-l", shmPath, "-l", streamPath,
+		"--fdname=" + shmU.get("Socket", "FileDescriptorName") + ":" + streamU.get("Socket", "FileDescriptorName"),
+		"-E", "GOCOVERDIR=" + coverDir(), "-E", "XDG_CONFIG_HOME=" + rt, bin}
+	args = append(args, argv[1:]...)
+	p := startProc(t, exec.Command(activate, append(args, "-log-level", "debug")...))
+	for i := 0; ; i++ { // systemd-socket-activate listens, then waits
+		if _, err := os.Stat(streamPath); err == nil {
+			break
+		}
+		if i == 1000 {
+			t.Fatalf("systemd-socket-activate did not listen:\n%s", p.output())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	pingBoth(t, shmPath)
+	line := p.waitUp(t)
+	if !strings.Contains(line, "socket_activated=true") || !strings.Contains(line, "socket="+shmPath) {
+		t.Errorf("listening line: %s", line)
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.output())
 	}
 }
