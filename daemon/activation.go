@@ -42,7 +42,9 @@ const (
 // commands the daemon runs do not see them) and marks the descriptors
 // close-on-exec. A descriptor that is not a listening Unix stream socket,
 // two for the same transport, or one that matches neither is an error
-// wrapping ErrConfig, and every passed descriptor is closed.
+// wrapping ErrConfig, and every passed socket is closed (a descriptor that
+// is no socket at all is left alone: LISTEN_FDS may overstate what was
+// passed, and the number may be one of this process's own).
 func InheritedListeners(socketPath string) (shm, stream *net.UnixListener, err error) {
 	n, names, err := listenFDs(os.Getenv, os.Getpid())
 	for _, k := range []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"} {
@@ -85,8 +87,9 @@ func listenFDs(getenv func(string) string, pid int) (int, []string, error) {
 }
 
 // adoptFDs turns the passed descriptors into listeners and assigns them
-// to the transports. It closes every descriptor of fds (the listeners are
-// duplicates), and the listeners too when it fails.
+// to the transports. It closes every socket descriptor of fds (the
+// listeners are duplicates), and the listeners too when it fails; a
+// descriptor that is not a socket is an error and left alone.
 func adoptFDs(fds []int, names []string, socketPath string) (shm, stream *net.UnixListener, err error) {
 	lns := make([]*net.UnixListener, len(fds))
 	defer func() {
@@ -100,6 +103,18 @@ func adoptFDs(fds []int, names []string, socketPath string) (shm, stream *net.Un
 		}
 	}()
 	for i, fd := range fds {
+		// Only a socket is taken over (and its descriptor closed): a
+		// LISTEN_FDS larger than what was passed must not make us close a
+		// descriptor of our own, such as the runtime's epoll instance.
+		var st syscall.Stat_t
+		if serr := syscall.Fstat(fd, &st); serr != nil || st.Mode&syscall.S_IFMT != syscall.S_IFSOCK {
+			why := "not a socket"
+			if serr != nil {
+				why = serr.Error()
+			}
+			err = errors.Join(err, fmt.Errorf("%w: socket activation: descriptor %d: %s", ErrConfig, fd, why))
+			continue
+		}
 		f := os.NewFile(uintptr(fd), "LISTEN_FD_"+strconv.Itoa(fd))
 		nl, ferr := net.FileListener(f)
 		f.Close()

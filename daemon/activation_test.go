@@ -187,7 +187,8 @@ func TestAdoptFDs(t *testing.T) {
 	}{
 		{"unknown name and path", nil, []string{"shm", "metrics"}, `descriptor`},
 		{"twice shm", nil, []string{"shm", "shm"}, "second socket for the same transport"},
-		{"pipe", pipeFD, []string{"shm", "stream", "x"}, "not a listening socket"},
+		{"pipe", pipeFD, []string{"shm", "stream", "x"}, "descriptor"},
+		{"not open", func(*testing.T) int { return 1 << 20 }, []string{"shm", "stream", "x"}, "bad file descriptor"},
 		{"tcp", tcpFD, []string{"shm", "stream", "x"}, "tcp socket"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,8 +202,15 @@ func TestAdoptFDs(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrConfig) || shm != nil || stream != nil {
 				t.Fatalf("%v %v %v; want %q", shm, stream, err, tc.want)
 			}
-			if !closedFDs(fds, ino) {
-				t.Errorf("descriptors %v left open", fds)
+			if !closedFDs(fds[:2], ino[:2]) {
+				t.Errorf("descriptors %v left open", fds[:2])
+			}
+			if tc.name == "pipe" || tc.name == "not open" {
+				// Not a socket: left alone, still the pipe.
+				if inode(fds[2]) != ino[2] {
+					t.Error("the descriptor that is no socket was closed")
+				}
+				syscall.Close(fds[2])
 			}
 		})
 	}

@@ -441,7 +441,7 @@ func TestSocketActivationErrors(t *testing.T) {
 		want  string
 	}{
 		{[]*os.File{other}, "", `is neither "shm" nor "stream"`},
-		{[]*os.File{pr}, "shm", "not a listening socket"},
+		{[]*os.File{pr}, "shm", "descriptor 3: not a socket"},
 	} {
 		cmd := activated(bin, tc.files, tc.names, "-config", "", "-socket", sock)
 		out, err := cmd.CombinedOutput()
