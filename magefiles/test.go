@@ -56,6 +56,14 @@ func Test() error {
 	return nil
 }
 
+// Integration runs the integration module's suites with -race: the end-to-end
+// tests against a child ringwired and the container suites (integration/containers,
+// which need Docker: without it they skip saying how to get it, or fail with
+// RINGWIRE_REQUIRE_ALL set). Test runs them too, as part of the integration module.
+func Integration() error {
+	return runIn("integration", nil, "go", "test", "-race", "-count=1", "-timeout", env("RINGWIRE_TEST_TIMEOUT", "8m"), "./...")
+}
+
 // coverageTotal returns the total statement coverage of a profile as printed by `go tool cover -func`.
 func coverageTotal(profile string) (string, error) {
 	if _, err := os.Stat(profile); err != nil {
