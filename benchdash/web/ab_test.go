@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -347,5 +348,36 @@ func TestRegressionsByUnit(t *testing.T) {
 	}
 	if !strings.Contains(page, `B/s <span class="better">higher is better · `) {
 		t.Errorf("B/s group head missing")
+	}
+}
+
+// TestChartLegendBelow: a legend too wide to sit beside the plot (a long
+// machine label) goes below it, and the chart grows to hold it.
+func TestChartLegendBelow(t *testing.T) {
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "legend.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	t0 := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		run, err := store.ParseBytes(abRun(fmt.Sprintf("%040x", i+1), "vm (Intel(R) Xeon(R) Processor) in the lab, second rack", t0.Add(time.Duration(i)*time.Hour), "", "", "", 1), fmt.Sprint(i), store.Overrides{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Ingest(t.Context(), run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, svg := get(t, New(st, Options{Logger: quiet()}), "/bench/1/chart.svg?unit=sec/op")
+	m := regexp.MustCompile(`<svg width="720pt" height="([0-9.]+)pt"`).FindStringSubmatch(svg)
+	if m == nil {
+		t.Fatalf("no svg size in %.300s", svg)
+	}
+	if h, _ := strconv.ParseFloat(m[1], 64); h <= chartH {
+		t.Errorf("chart height %v: the legend below has no room", h)
+	}
+	if got := len(commitLabels(svg)); got != 3 {
+		t.Errorf("%d commit labels, want 3", got)
 	}
 }

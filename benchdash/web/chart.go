@@ -142,14 +142,30 @@ func renderChart(h *store.HistoryResult, ax *commitAxis, title, unit string) ([]
 	}
 	p.Y.Min, p.Y.Max = valueRange(pts, h.Baselines)
 
-	c := vgsvg.NewWith(vgsvg.UseWH(vg.Points(chartW), vg.Points(chartH)))
+	// The legend goes right of the plot, or below it when its labels (long
+	// machine names) would take more than a quarter of the width. gonum
+	// measures text with its own fonts; a browser without them substitutes
+	// wider ones, hence the margins.
+	measure := draw.New(vgsvg.NewWith(vgsvg.UseWH(vg.Points(chartW), vg.Points(chartH))))
+	legSize := leg.Rectangle(measure).Size()
+	legW, legH := legSize.X*1.2+8, legSize.Y*1.1+4
+	height := float64(chartH)
+	below := legW > chartW/4
+	if below {
+		height += float64(legH.Points()) + legendGap
+	}
+	c := vgsvg.NewWith(vgsvg.UseWH(vg.Points(chartW), vg.Points(height)))
 	dc := draw.New(c)
-	// gonum measures text with its own fonts; a browser without them
-	// substitutes wider ones, hence the margin.
-	legW := leg.Rectangle(dc).Size().X*1.2 + 8
-	plotC := draw.Crop(dc, 0, -(legW + 2*legendGap), 0, 0)
+	var plotC, legC draw.Canvas
+	if below {
+		plotC = draw.Crop(dc, 0, 0, legH+legendGap, 0)
+		// From legendGap/2 to legendGap/2+legH above the bottom edge.
+		legC = draw.Crop(dc, 3*legendGap, 0, legendGap/2, legendGap/2+legH-vg.Points(height))
+	} else {
+		plotC = draw.Crop(dc, 0, -(legW + 2*legendGap), 0, 0)
+		legC = draw.Crop(dc, plotC.Max.X+legendGap, 0, 0, -legendGap)
+	}
 	p.Draw(plotC)
-	legC := draw.Crop(dc, plotC.Max.X+legendGap, 0, 0, -legendGap)
 	leg.Draw(legC)
 
 	data := p.DataCanvas(plotC)
@@ -167,8 +183,8 @@ func renderChart(h *store.HistoryResult, ax *commitAxis, title, unit string) ([]
 	o.WriteString(svg[:end])
 	// SVG's y grows downwards; gonum's canvas' upwards.
 	sx := func(x float64) float64 { return float64(tx(x).Points()) }
-	sy := func(y float64) float64 { return chartH - float64(ty(y).Points()) }
-	writeOverlay(&o, pts, machines, ax, unit, sx, sy, chartH-float64(data.Min.Y.Points())+float64(p.X.Padding.Points())+4)
+	sy := func(y float64) float64 { return height - float64(ty(y).Points()) }
+	writeOverlay(&o, pts, machines, ax, unit, sx, sy, height-float64(data.Min.Y.Points())+float64(p.X.Padding.Points())+4)
 	o.WriteString(svg[end:])
 	return []byte(o.String()), nil
 }
