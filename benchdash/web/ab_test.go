@@ -280,6 +280,19 @@ func TestChartCommitOrder(t *testing.T) {
 	if n := strings.Count(page, `<g class="point"`); n != 6 {
 		t.Errorf("%d point markers, want 6", n)
 	}
+	// The JSON gives the axis too.
+	var hist struct {
+		Commits []struct {
+			Commit  string  `json:"commit"`
+			Runs    []int64 `json:"runs"`
+			InOrder bool    `json:"in_order"`
+		} `json:"commits"`
+		Order string `json:"commit_order"`
+	}
+	getJSON(t, h, fmt.Sprintf("/api/benchmarks/%d/history?unit=sec/op", f.opID), &hist)
+	if len(hist.Commits) != 4 || hist.Commits[0].Commit != f.commits[0] || !hist.Commits[3].InOrder || len(hist.Commits[1].Runs) != 2 || !strings.Contains(hist.Order, "git history") {
+		t.Errorf("history JSON axis %+v", hist)
+	}
 	// Without a repository: by when each commit was first measured.
 	h2 := New(f.st, Options{Logger: quiet()})
 	_, page = get(t, h2, fmt.Sprintf("/bench/%d/chart.svg?unit=sec/op", f.opID))
@@ -304,7 +317,7 @@ func TestCommitAxisMerge(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	pts := []store.Point{
 		{RunID: 1, Commit: "cccccccc33", Time: t0},
-		{RunID: 2, Commit: "zzzz", Time: t0.Add(time.Minute)},
+		{RunID: 2, Commit: "zzzzzzzz", Time: t0.Add(time.Minute)},
 		{RunID: 3, Commit: "aaaaaaa", Time: t0.Add(2 * time.Minute)},  // unique prefix of aaaaaaaa11
 		{RunID: 4, Commit: "bbbbbbbb", Time: t0.Add(3 * time.Minute)}, // ambiguous: two match
 		{RunID: 5, Commit: "bbbbbbbb22", Time: t0.Add(4 * time.Minute)},
@@ -318,7 +331,7 @@ func TestCommitAxisMerge(t *testing.T) {
 	// Known, in git order: aaaaaaa, bbbbbbbb22, cccccccc33; unknown by time:
 	// zzzz (t+1), bbbbbbbb (t+3). Merged by first-measured time, known
 	// order kept: aaaaaaa (t+2) is known[0]; zzzz (t+1) comes before it.
-	want := []string{"zzzz", "aaaaaaa", "bbbbbbbb", "bbbbbbbb22", "cccccccc33"}
+	want := []string{"zzzzzzzz", "aaaaaaa", "bbbbbbbb", "bbbbbbbb22", "cccccccc33"}
 	if !slices.Equal(got, want) {
 		t.Errorf("axis %v, want %v", got, want)
 	}

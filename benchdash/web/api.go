@@ -125,8 +125,13 @@ func (s *Server) apiHistory(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, true)
 		return
 	}
+	commits := make([]map[string]any, 0, len(d.Axis.Commits))
+	for _, c := range d.Axis.Commits {
+		commits = append(commits, map[string]any{"commit": c.Commit, "runs": c.Runs, "in_order": c.Known})
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"benchmark": d.Bench, "unit": d.Filter.Unit, "higher_is_better": d.HigherBetter,
-		"points": jsonPoints(d.History.Points), "baselines": jsonPoints(d.History.Baselines)})
+		"points": jsonPoints(d.History.Points), "baselines": jsonPoints(d.History.Baselines),
+		"commits": commits, "commit_order": d.Axis.Source})
 }
 
 func (s *Server) apiRegressions(w http.ResponseWriter, r *http.Request) {

@@ -128,8 +128,9 @@ func newCommitAxis(ctx context.Context, co CommitOrder, pts []store.Point) *comm
 	}
 	pos := map[*axisCommit]int{}
 	var known, unknown []*axisCommit
+	idx := &commitIndex{order: order}
 	for _, c := range all {
-		if i, ok := lookupCommit(order, c.Commit); ok {
+		if i, ok := idx.lookup(c.Commit); ok {
 			c.Known, pos[c] = true, i
 			known = append(known, c)
 		} else {
@@ -154,23 +155,34 @@ func newCommitAxis(ctx context.Context, co CommitOrder, pts []store.Point) *comm
 	return ax
 }
 
-// lookupCommit finds commit in order, as a full hash or as the unique
+// commitIndex finds commits in an order, as full hashes or as the unique
 // prefix (at least 7 characters) of one.
-func lookupCommit(order map[string]int, commit string) (int, bool) {
-	if order == nil || commit == "" {
+type commitIndex struct {
+	order  map[string]int
+	sorted []string // the order's hashes, sorted, built at the first prefix lookup
+}
+
+func (ci *commitIndex) lookup(commit string) (int, bool) {
+	if ci.order == nil || commit == "" {
 		return 0, false
 	}
-	if i, ok := order[commit]; ok {
+	if i, ok := ci.order[commit]; ok {
 		return i, true
 	}
 	if len(commit) < 7 {
 		return 0, false
 	}
-	found, n := 0, 0
-	for h, i := range order {
-		if strings.HasPrefix(h, commit) {
-			found, n = i, n+1
+	if ci.sorted == nil {
+		ci.sorted = make([]string, 0, len(ci.order))
+		for h := range ci.order {
+			ci.sorted = append(ci.sorted, h)
 		}
+		slices.Sort(ci.sorted)
 	}
-	return found, n == 1
+	j, _ := slices.BinarySearch(ci.sorted, commit)
+	if j >= len(ci.sorted) || !strings.HasPrefix(ci.sorted[j], commit) ||
+		(j+1 < len(ci.sorted) && strings.HasPrefix(ci.sorted[j+1], commit)) {
+		return 0, false
+	}
+	return ci.order[ci.sorted[j]], true
 }
