@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -266,5 +267,41 @@ func TestAdoptedDropsOtherUID(t *testing.T) {
 				t.Error(err)
 			}
 		})
+	}
+}
+
+// TestAdoptEdges: an abstract socket (no directory to check) is adopted; a
+// closed listener and one whose directory is gone are refused.
+func TestAdoptEdges(t *testing.T) {
+	name := "@shmring-adopt-test-" + strconv.Itoa(os.Getpid())
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ul, err := NewUnixListener(ln)
+	if err != nil {
+		t.Fatalf("abstract socket: %v", err)
+	}
+	if ul.Path() != name {
+		t.Errorf("Path %q", ul.Path())
+	}
+	ul.Close()
+
+	closedLn := inherited(t, sockPath(t))
+	closedLn.Close()
+	if _, err := NewUnixListener(closedLn); err == nil {
+		t.Error("a closed listener was adopted")
+	}
+
+	path := sockPath(t)
+	gone := inherited(t, path)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Dir(path)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewListener(gone); err == nil || !strings.Contains(err.Error(), "lstat socket directory") {
+		t.Errorf("socket whose directory is gone: %v", err)
 	}
 }
