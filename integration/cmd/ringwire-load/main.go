@@ -31,6 +31,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,7 +52,11 @@ func main() {
 }
 
 // Transports ringwire-load knows.
-var allTransports = []string{"shm", "socket", "json"}
+var allTransports = []string{"shm", "socket", "json", "grpc", "node"}
+
+// isPeer reports whether transport t is served by a comparison peer
+// (ringwire-load -serve-peer t) rather than ringwired.
+func isPeer(t string) bool { return t == "json" || t == "grpc" }
 
 type config struct {
 	daemonBin, daemonArgs string
@@ -80,7 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.socket, "socket", "", "connect to the ringwired running on this socket `path` instead of starting one")
 	fs.StringVar(&c.workspace, "workspace", "", "with -socket: the running daemon's workspace `dir` (the tool scenarios write their files under "+load.WorkspaceDir+"/ in it)")
 	fs.IntVar(&c.pid, "pid", 0, "with -socket: the daemon's `pid` for its CPU and memory (default: the socket's peer)")
-	fs.StringVar(&transports, "transports", "shm,socket,json", "transports to compare, comma-separated: "+strings.Join(allTransports, ", "))
+	fs.StringVar(&transports, "transports", "shm,socket,json,grpc,node", "transports to compare, comma-separated: "+strings.Join(allTransports, ", "))
 	fs.StringVar(&scenarios, "scenarios", "ping,completion,tool,mixed,bursty,errors", "scenarios, comma-separated")
 	fs.StringVar(&rates, "rates", "100,1000,10000,100000,max", "target rates per second over all connections, comma-separated; max is a closed loop")
 	fs.IntVar(&c.conns, "conns", 4, "connections per transport")
@@ -92,7 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&c.errorShare, "error-share", load.DefaultErrorShare, "errors: share of requests failing in the handler (read_file of a missing file)")
 	fs.DurationVar(&c.tokenDelay, "mock-token-delay", 0, "pause between streamed tokens of the mock provider (passed to the started ringwired and to the peers)")
 	fs.StringVar(&c.benchOut, "benchfmt", "", "write the benchfmt lines to this `file` instead of stdout")
-	fs.StringVar(&peer, "serve-peer", "", "internal: serve a comparison peer (json) on -peer-socket")
+	fs.StringVar(&peer, "serve-peer", "", "internal: serve a comparison peer (json, grpc) on -peer-socket")
 	fs.StringVar(&peerSocket, "peer-socket", "", "internal: the peer's socket path")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -262,7 +267,7 @@ func (c *config) sweep(ctx context.Context, stderr io.Writer) ([]*load.Result, [
 	// The peers, started once.
 	servers := map[string]server{"shm": daemonSrv, "socket": daemonSrv}
 	for _, t := range c.transports {
-		if t != "json" {
+		if !isPeer(t) {
 			continue
 		}
 		self, err := os.Executable()
@@ -277,6 +282,25 @@ func (c *config) sweep(ctx context.Context, stderr io.Writer) ([]*load.Result, [
 		}
 		defer p.stop(stderr)
 		servers[t] = server{pid: p.cmd.Process.Pid, socket: sock, proc: p}
+	}
+	var node *loadpeers.Node
+	if slices.Contains(c.transports, "node") {
+		if node, err = loadpeers.NewNode(tmp); err != nil {
+			if errors.Is(err, loadpeers.ErrNoNode) {
+				return nil, nil, fmt.Errorf("%w: install Node.js, or leave node out of -transports", err)
+			}
+			return nil, nil, err
+		}
+		sock := filepath.Join(tmp, "node.sock")
+		p, err := startChild(ctx, node.Bin, node.ServerArgs(sock, c.workspace, c.tokenDelay), "node peer listening")
+		if err != nil {
+			return nil, nil, fmt.Errorf("starting the node peer: %w", err)
+		}
+		defer p.stop(stderr)
+		servers["node"] = server{pid: p.cmd.Process.Pid, socket: sock, proc: p}
+		if v, err := exec.Command(node.Bin, "--version").Output(); err == nil {
+			cfg = append(cfg, [2]string{"node", strings.TrimSpace(string(v))})
+		}
 	}
 	targets := map[string]load.Target{}
 	defer func() {
@@ -296,6 +320,10 @@ func (c *config) sweep(ctx context.Context, stderr io.Writer) ([]*load.Result, [
 			tg, err = load.DialRingwire(dctx, daemonSrv.socket, protocol.TransportSocket, c.conns)
 		case "json":
 			tg, err = loadpeers.DialJSON(dctx, servers[t].socket, c.conns)
+		case "grpc":
+			tg, err = loadpeers.DialGRPC(dctx, servers[t].socket, c.conns)
+		case "node":
+			continue // the Node client runs each cell in a process of its own
 		}
 		if err != nil {
 			return nil, nil, err
@@ -312,6 +340,12 @@ func (c *config) sweep(ctx context.Context, stderr io.Writer) ([]*load.Result, [
 		if err != nil {
 			return nil, nil, err
 		}
+		opsFile := filepath.Join(tmp, s+".ops.json")
+		if node != nil {
+			if err := loadpeers.WriteOps(opsFile, w); err != nil {
+				return nil, nil, err
+			}
+		}
 		for _, rate := range c.rates {
 			for _, t := range c.transports {
 				if ctx.Err() != nil {
@@ -321,7 +355,14 @@ func (c *config) sweep(ctx context.Context, stderr io.Writer) ([]*load.Result, [
 				cell := load.Cell{Scenario: sc, Transport: t, Rate: rate, Conns: c.conns, Workers: c.conns * c.inflight,
 					Duration: c.duration, Warmup: c.warmup, Burst: c.burst}
 				fmt.Fprintf(stderr, "ringwire-load: [%d/%d, %v] %s\n", i, total, time.Since(start).Round(time.Second), cell.Name())
-				r := load.Measure(ctx, cell, w, targets[t], servers[t].pid, stderr)
+				var r *load.Result
+				if t == "node" {
+					if r, err = node.Measure(ctx, cell, servers[t].socket, opsFile, servers[t].pid); err != nil {
+						return results, cfg, err
+					}
+				} else {
+					r = load.Measure(ctx, cell, w, targets[t], servers[t].pid, stderr)
+				}
 				fmt.Fprintf(stderr, "  %.0f/s, %d answers, %d errors, p50 %s%s\n", r.Sample.Throughput(), r.Sample.Completed,
 					r.Sample.Errors, load.FormatDuration(time.Duration(r.Sample.Latency.ValueAtQuantile(50))), satNote(r))
 				results = append(results, r)
@@ -467,20 +508,28 @@ func servePeer(ctx context.Context, kind, socket, workspace string, tokenDelay t
 		fmt.Fprintln(stderr, "ringwire-load: -serve-peer needs -peer-socket")
 		return 2
 	}
+	prov := &daemon.MockProvider{TokenDelay: tokenDelay}
+	var srv interface {
+		Listen(string) error
+		Serve(context.Context) error
+	}
 	switch kind {
 	case "json":
-		s := &loadpeers.JSONServer{Provider: &daemon.MockProvider{TokenDelay: tokenDelay}, Workspace: workspace}
-		if err := s.Listen(socket); err != nil {
-			fmt.Fprintf(stderr, "ringwire-load: json peer: %v\n", err)
-			return 1
-		}
-		fmt.Fprintf(stderr, "json peer listening on %s\n", socket)
-		if err := s.Serve(ctx); err != nil {
-			fmt.Fprintf(stderr, "ringwire-load: json peer: %v\n", err)
-			return 1
-		}
-		return 0
+		srv = &loadpeers.JSONServer{Provider: prov, Workspace: workspace}
+	case "grpc":
+		srv = &loadpeers.GRPCServer{Provider: prov, Workspace: workspace}
+	default:
+		fmt.Fprintf(stderr, "ringwire-load: -serve-peer %q: unknown peer (json, grpc)\n", kind)
+		return 2
 	}
-	fmt.Fprintf(stderr, "ringwire-load: -serve-peer %q: unknown peer (json)\n", kind)
-	return 2
+	if err := srv.Listen(socket); err != nil {
+		fmt.Fprintf(stderr, "ringwire-load: %s peer: %v\n", kind, err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "%s peer listening on %s\n", kind, socket)
+	if err := srv.Serve(ctx); err != nil {
+		fmt.Fprintf(stderr, "ringwire-load: %s peer: %v\n", kind, err)
+		return 1
+	}
+	return 0
 }

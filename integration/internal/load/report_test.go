@@ -16,7 +16,7 @@ import (
 func histOf(n int) *hdrhistogram.Histogram {
 	h := NewHistogram()
 	for i := 1; i <= n; i++ {
-		record(h, time.Duration(i)*time.Microsecond)
+		Record(h, time.Duration(i)*time.Microsecond)
 	}
 	return h
 }
@@ -56,8 +56,8 @@ func TestLatencySampleRules(t *testing.T) {
 	}
 	// Out-of-range latencies are clamped, not dropped.
 	h := NewHistogram()
-	record(h, -time.Second)
-	record(h, time.Hour)
+	Record(h, -time.Second)
+	Record(h, time.Hour)
 	if h.TotalCount() != 2 || time.Duration(h.Max()) < 59*time.Second {
 		t.Errorf("clamped histogram: %d samples, max %v", h.TotalCount(), time.Duration(h.Max()))
 	}

@@ -21,9 +21,9 @@ const (
 // every cell records them.
 func NewHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(histMin, histMax, histSigFigs) }
 
-// record adds d to h, clamped into the histogram's range (a latency past
+// Record adds d to h, clamped into the histogram's range (a latency past
 // 60 s is recorded as 60 s, never dropped).
-func record(h *hdrhistogram.Histogram, d time.Duration) {
+func Record(h *hdrhistogram.Histogram, d time.Duration) {
 	v := int64(d)
 	if v < histMin {
 		v = histMin
@@ -258,14 +258,14 @@ func (r Run) openLoop(ctx context.Context, clk Clock, start time.Time, ws []work
 					abandoned.Store(true)
 					continue
 				}
-				record(st.lag, now.Sub(dueAt))
+				Record(st.lag, now.Sub(dueAt))
 				err := do(dctx, w)
 				now = clk.Now()
 				if dctx.Err() != nil {
 					abandoned.Store(true)
 					continue // canceled at the drain deadline: not an answer
 				}
-				record(st.lat, now.Sub(dueAt))
+				Record(st.lat, now.Sub(dueAt))
 				st.done++
 				if err != nil {
 					st.errs++
@@ -320,7 +320,7 @@ func (r Run) closedLoop(ctx context.Context, clk Clock, start time.Time, ws []wo
 				started.Add(1)
 				err := do(ctx, w)
 				now := clk.Now()
-				record(st.lat, now.Sub(t0))
+				Record(st.lat, now.Sub(t0))
 				st.done++
 				if err != nil {
 					st.errs++

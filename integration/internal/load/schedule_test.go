@@ -209,7 +209,7 @@ func TestTimerfdClock(t *testing.T) {
 		t.Skip("no timerfd")
 	}
 	defer c.Close()
-	for _, d := range []time.Duration{-time.Millisecond, 0, 100 * time.Microsecond, 30 * time.Millisecond} {
+	for _, d := range []time.Duration{-time.Millisecond, 0, 10 * time.Microsecond, 100 * time.Microsecond, 30 * time.Millisecond} {
 		at := time.Now().Add(d)
 		c.SleepUntil(context.Background(), at)
 		if now := time.Now(); now.Before(at) {

@@ -5,7 +5,11 @@
 // own) and a load.Target:
 //
 //   - JSON: newline-delimited encoding/json over a Unix socket
-//     (JSONServer, DialJSON).
+//     (JSONServer, DialJSON);
+//   - gRPC over a Unix socket (google.golang.org/grpc), a hand-written
+//     service whose messages are ringwire's FlatBuffers payloads carried
+//     as bytes by a codec, so no code generator is needed (GRPCServer,
+//     DialGRPC).
 //
 // The servers answer completions with ringwired's own mock provider and
 // read_file from an os.Root on the same workspace, so both sides do the
