@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringwire/ringwire/benchdash/compare"
 	"github.com/ringwire/ringwire/benchdash/store"
 )
 
@@ -392,5 +394,52 @@ func TestChartLegendBelow(t *testing.T) {
 	}
 	if got := len(commitLabels(svg)); got != 3 {
 		t.Errorf("%d commit labels, want 3", got)
+	}
+}
+
+// TestChartHelpers: the y range of edge cases, interval formatting, and the
+// default session threshold.
+func TestChartHelpers(t *testing.T) {
+	inf := math.Inf(1)
+	pt := func(c, lo, hi float64) chartPoint {
+		return chartPoint{Point: store.Point{Summary: compare.Summary{N: 6, Center: c, Lo: lo, Hi: hi}}}
+	}
+	for _, tt := range []struct {
+		pts    []chartPoint
+		lo, hi float64
+	}{
+		{nil, 0, 1},
+		{[]chartPoint{pt(5, -inf, inf)}, 4.5, 5.5},
+		{[]chartPoint{pt(0, 0, 0)}, -1e-9, 1e-9},
+		{[]chartPoint{pt(10, 9, 11), pt(20, 19, 21)}, 9 - 12*0.08, 21 + 12*0.08},
+		{[]chartPoint{pt(1, 0.5, 1.5), pt(20, 19, 21)}, 0, 21 + 20.5*0.08}, // not below 0 for positive values
+		{[]chartPoint{pt(-10, -11, -9), pt(-5, -6, -4)}, -11 - 7*0.08, -4 + 7*0.08},
+	} {
+		lo, hi := valueRange(tt.pts, nil)
+		if math.Abs(lo-tt.lo) > 1e-12 || math.Abs(hi-tt.hi) > 1e-12 {
+			t.Errorf("valueRange(%v) = %v, %v, want %v, %v", tt.pts, lo, hi, tt.lo, tt.hi)
+		}
+	}
+	for _, tt := range []struct {
+		s    compare.Summary
+		want string
+	}{
+		{compare.Summary{}, "-"},
+		{compare.Summary{N: 2, Center: 3, Lo: -inf, Hi: inf}, "3 [unbounded: too few samples]"},
+		{compare.Summary{N: 8, Center: 2e-6, Lo: 1.9e-6, Hi: 2.1e-6}, "2.000µ [1.900µ, 2.100µ]"},
+	} {
+		unit := "allocs/op"
+		if tt.s.Center < 1 {
+			unit = "sec/op"
+		}
+		if got := formatInterval(tt.s, unit); got != tt.want {
+			t.Errorf("formatInterval(%+v) = %q, want %q", tt.s, got, tt.want)
+		}
+	}
+	if got := sessionThreshold(&store.RunInfo{}); got != compare.DefaultThreshold {
+		t.Errorf("threshold without a label: %v", got)
+	}
+	if got := shortHash("abc"); got != "abc" {
+		t.Errorf("shortHash(abc) = %q", got)
 	}
 }
