@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -169,7 +168,8 @@ func sharedRingwired(t *testing.T) string {
 		}
 		goTool, err := exec.LookPath("go")
 		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+			opsBinErr = err
+			return
 		}
 		opsBin = filepath.Join(opsBinDir, "ringwired")
 		args := []string{"build", "-o", opsBin}
