@@ -195,6 +195,7 @@ type fileSchema struct {
 var forbiddenKeys = map[string]string{
 	"provider.openai.api_key": "the API key is never read from the file (files get copied, synced and committed); put it in the environment and name the variable with api_key_env",
 	"api_key":                 "the API key is never read from the file; put it in the environment and name the variable with provider.openai.api_key_env",
+	"provider.api_key":        "the API key is never read from the file; put it in the environment and name the variable with provider.openai.api_key_env",
 }
 
 // ParseConfigFile parses a configuration file's contents; path names it

@@ -123,6 +123,7 @@ func TestParseConfigFileErrors(t *testing.T) {
 		{"\n[limit]\nmax_conns = 3\n", `ringwired.toml:2: key "limit": unknown table`},
 		{"[provider.openai]\napi_key = \"sk-secret\"\n", `ringwired.toml:2: key "provider.openai.api_key": the API key is never read from the file`},
 		{"api_key = \"sk-secret\"\n", `ringwired.toml:1: key "api_key": the API key is never read`},
+		{"[provider]\napi_key = \"sk-secret\"\n", `ringwired.toml:2: key "provider.api_key": the API key is never read`},
 		{"[limits]\nmax_conns = \"many\"\n", `ringwired.toml:2: key "limits.max_conns": is a TOML string; want an integer`},
 		{"[limits]\nmax_conns = 0\n", `ringwired.toml:2: key "limits.max_conns": 0: must be positive`},
 		{"[limits]\nmax_inflight = -3\n", `ringwired.toml:2: key "limits.max_inflight": -3: must be positive`},

@@ -463,7 +463,7 @@ func TestConfigFileBinary(t *testing.T) {
 	defer os.RemoveAll(dir)
 	sock := filepath.Join(dir, "d.sock")
 	cfg := filepath.Join(dir, "ringwired.toml")
-	doc := "socket = \"" + sock + "\"\nlog_level = \"debug\"\n\n[limits]\nmax_conns = 7\nmax_ring_size = 65536\n"
+	doc := "socket = \"" + sock + "\"\nlog_level = \"debug\"\nmetrics = \"127.0.0.1:0\"\n\n[limits]\nmax_conns = 7\nmax_ring_size = 65536\n"
 	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -497,6 +497,9 @@ func TestConfigFileBinary(t *testing.T) {
 	}
 	if !strings.Contains(p.output(), `level=DEBUG msg="session started"`) {
 		t.Errorf("log_level from the file not applied:\n%s", p.output())
+	}
+	if !strings.Contains(p.output(), `msg="metrics listening" addr=127.0.0.1:`) {
+		t.Errorf("metrics from the file not applied:\n%s", p.output())
 	}
 
 	bad := filepath.Join(dir, "bad.toml")
