@@ -164,6 +164,9 @@ func TestSessionComparison(t *testing.T) {
 	if !strings.Contains(runs, "FAIL: 1 beyond 10% (worst +50.0%)</span> · threshold 10% · 4 gated · 1 too noisy here") {
 		t.Errorf("runs list gate cell disagrees:\n%s", runs)
 	}
+	if n := strings.Count(runs, `<span class="side-tag" title="A/B session s2">side `); n != 2 {
+		t.Errorf("runs list tags %d runs as sides of s2, want 2", n)
+	}
 	// The fail mark is on Op's sec/op row, the noisy mark on Drift's.
 	rowOf := func(page, name, unit string) string {
 		re := regexp.MustCompile(`(?s)<tbody class="unit" data-unit="` + regexp.QuoteMeta(unit) + `">.*?</tbody>`)

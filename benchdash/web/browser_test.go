@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -154,7 +155,18 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("chart lacks %q", w)
 		}
 	}
-	saveShots(t, map[string][]byte{"benchdash-run.png": runShot, "benchdash-chart.png": chartShot})
+	// Regressions: grouped by unit, each side's interval shown.
+	step("open regressions", chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/regressions?kind=baseline"), chromedp.WaitVisible(chromedp.CSS("table.regressions"))))
+	units, err := chromedp.Run(ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll("table.regressions tbody.unit")).map(b => b.dataset.unit).join(" ")`))
+	step("regression units", err)
+	if units != "sec/op B/s" {
+		t.Errorf("regression unit groups %q, want sec/op B/s", units)
+	}
+	if ci := text(`table.regressions tbody.unit[data-unit="sec/op"] td.ci`); !regexp.MustCompile(`^[0-9.]+n \[[0-9.]+n, [0-9.]+n\]$`).MatchString(ci) {
+		t.Errorf("regression interval %q", ci)
+	}
+	regShot := shot()
+	saveShots(t, map[string][]byte{"benchdash-run.png": runShot, "benchdash-chart.png": chartShot, "benchdash-regressions.png": regShot})
 }
 
 // TestBrowserAB walks an A/B session in headless Chromium: the runs
