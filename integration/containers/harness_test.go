@@ -390,6 +390,10 @@ type memStats struct {
 	peak     uint64            // memory.peak (v2, where the kernel has it) or memory.max_usage_in_bytes (v1)
 	oomKills uint64            // oom_kill of memory.events (v2) or memory.oom_control (v1)
 	stat     map[string]uint64 // memory.stat
+	// rssAnon and vmRSS are ringwired's RssAnon (private memory) and
+	// VmRSS (which also counts the rings it has touched) from
+	// /proc/PID/status: the measure ringwire-load reports for a daemon.
+	rssAnon, vmRSS uint64
 }
 
 func (m memStats) String() string {
@@ -398,8 +402,9 @@ func (m memStats) String() string {
 	if !m.cgroupV2 {
 		anon, file = m.stat["rss"], m.stat["cache"]
 	}
-	return fmt.Sprintf("current %s, peak %s, anon %s, file %s, shmem %s, oom_kill %d (cgroup v%d)",
-		mib(m.current), mib(m.peak), mib(anon), mib(file), mib(shmem), m.oomKills, map[bool]int{false: 1, true: 2}[m.cgroupV2])
+	return fmt.Sprintf("current %s, peak %s, anon %s, file %s, shmem %s, oom_kill %d (cgroup v%d); ringwired RssAnon %s, VmRSS %s",
+		mib(m.current), mib(m.peak), mib(anon), mib(file), mib(shmem), m.oomKills, map[bool]int{false: 1, true: 2}[m.cgroupV2],
+		mib(m.rssAnon), mib(m.vmRSS))
 }
 
 // memory reads the container's memory cgroup; it fails the test if it
@@ -476,6 +481,18 @@ func (d *daemonContainer) readMemory() (memStats, error) {
 	} else {
 		m.current, m.peak = num("memory.usage_in_bytes"), num("memory.max_usage_in_bytes")
 		m.oomKills = keyed("memory.oom_control")["oom_kill"]
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.Pid)); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			k, v, _ := strings.Cut(line, ":")
+			kib, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			switch k {
+			case "RssAnon":
+				m.rssAnon = kib << 10
+			case "VmRSS":
+				m.vmRSS = kib << 10
+			}
+		}
 	}
 	return m, readErr
 }
