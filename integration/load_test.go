@@ -82,7 +82,8 @@ func readBenchfmt(t *testing.T, path string) []*benchfmt.Result {
 }
 
 // TestLoadGenerator runs every scenario, paced and at full speed, over
-// shm, the socket transport and the JSON, gRPC and Node.js peers, against a ringwired the
+// shm, the socket transport and the JSON, gRPC and Node.js peers (and
+// the floors), against a ringwired the
 // generator starts itself, briefly; every request must get the answer it
 // must get (the errors scenario's failures included), and the benchfmt
 // lines must parse back.
@@ -95,10 +96,23 @@ func TestLoadGenerator(t *testing.T) {
 	} else {
 		t.Logf("no node (%v): the Node.js peer is left out", err)
 	}
-	scenarios := []string{"ping", "completion", "tool", "mixed", "bursty", "errors"}
-	cells := len(scenarios) * 2 * len(transports)
+	// Every scenario at both rates on the transports, plus the floors:
+	// eventfd paced and at max, the cache line at max, pings only.
+	var want []string
+	for _, s := range []string{"ping", "completion", "tool", "mixed", "bursty", "errors"} {
+		for _, rate := range []string{"300", "max"} {
+			for _, tr := range transports {
+				want = append(want, "Load/scenario="+s+"/transport="+tr+"/rate="+rate)
+			}
+			if s == "ping" {
+				want = append(want, "Load/scenario=ping/transport=eventfd/rate="+rate)
+			}
+		}
+	}
+	want = append(want, "Load/scenario=ping/transport=cacheline/rate=max")
+	cells := len(want)
 	out := filepath.Join(t.TempDir(), "load.txt")
-	stdout, stderr, code := runLoad(t, "-daemon", ringwiredBin, "-rates", "300,max", "-transports", strings.Join(transports, ","),
+	stdout, stderr, code := runLoad(t, "-daemon", ringwiredBin, "-rates", "300,max", "-transports", strings.Join(transports, ",")+",eventfd,cacheline",
 		"-duration", "200ms", "-warmup", "50ms", "-conns", "2", "-inflight", "2", "-benchfmt", out)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
@@ -117,7 +131,11 @@ func TestLoadGenerator(t *testing.T) {
 	for _, r := range res {
 		name := r.Name.String()
 		seen[name] = true
-		if r.GetConfig("daemon") != "started "+ringwiredBin || r.GetConfig("conns") != "2" {
+		wantConns := "2"
+		if strings.Contains(name, "cacheline") {
+			wantConns = "1" // one pair of threads
+		}
+		if r.GetConfig("daemon") != "started "+ringwiredBin || r.GetConfig("conns") != wantConns {
 			t.Errorf("%s: config %v", name, r.Config)
 		}
 		rate, _ := r.Value("calls/s")
@@ -133,7 +151,7 @@ func TestLoadGenerator(t *testing.T) {
 			t.Errorf("%s: %v calls/s of 300 not reported saturated", name, rate)
 		}
 		for _, unit := range []string{"client-cpu-sec/op", "daemon-cpu-sec/op", "daemon-rssanon-B", "daemon-vmrss-B"} {
-			if _, ok := r.Value(unit); !ok {
+			if _, ok := r.Value(unit); !ok && (unit == "client-cpu-sec/op" || !strings.Contains(name, "cacheline")) {
 				t.Errorf("%s: no %s in %v", name, unit, r.Values)
 			}
 		}
@@ -146,13 +164,9 @@ func TestLoadGenerator(t *testing.T) {
 			t.Errorf("%s: errors/op %v", name, errs)
 		}
 	}
-	for _, s := range scenarios {
-		for _, tr := range transports {
-			for _, rate := range []string{"300", "max"} {
-				if n := "Load/scenario=" + s + "/transport=" + tr + "/rate=" + rate; !seen[n] {
-					t.Errorf("no result %s", n)
-				}
-			}
+	for _, n := range want {
+		if !seen[n] {
+			t.Errorf("no result %s", n)
 		}
 	}
 }

@@ -52,7 +52,22 @@ func main() {
 }
 
 // Transports ringwire-load knows.
-var allTransports = []string{"shm", "socket", "json", "grpc", "node"}
+var allTransports = []string{"shm", "socket", "json", "grpc", "node", "eventfd", "cacheline"}
+
+// isFloor reports whether transport t is a floor (loadpeers.Eventfd,
+// loadpeers.CacheLine): it answers pings only, and the cache line only
+// in a closed loop.
+func isFloor(t string) bool { return t == "eventfd" || t == "cacheline" }
+
+// applies reports whether the cell of scenario s, transport t and rate
+// is measured: floors run the ping scenario only, the cache line only at
+// max.
+func applies(s, t string, rate float64) bool {
+	if !isFloor(t) {
+		return true
+	}
+	return s == "ping" && (t != "cacheline" || rate == 0)
+}
 
 // isPeer reports whether transport t is served by a comparison peer
 // (ringwire-load -serve-peer t) rather than ringwired.
@@ -85,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.socket, "socket", "", "connect to the ringwired running on this socket `path` instead of starting one")
 	fs.StringVar(&c.workspace, "workspace", "", "with -socket: the running daemon's workspace `dir` (the tool scenarios write their files under "+load.WorkspaceDir+"/ in it)")
 	fs.IntVar(&c.pid, "pid", 0, "with -socket: the daemon's `pid` for its CPU and memory (default: the socket's peer)")
-	fs.StringVar(&transports, "transports", "shm,socket,json,grpc,node", "transports to compare, comma-separated: "+strings.Join(allTransports, ", "))
+	fs.StringVar(&transports, "transports", "shm,socket,json,grpc,node,eventfd,cacheline", "transports to compare, comma-separated: "+strings.Join(allTransports, ", "))
 	fs.StringVar(&scenarios, "scenarios", "ping,completion,tool,mixed,bursty,errors", "scenarios, comma-separated")
 	fs.StringVar(&rates, "rates", "100,1000,10000,100000,max", "target rates per second over all connections, comma-separated; max is a closed loop")
 	fs.IntVar(&c.conns, "conns", 4, "connections per transport")
@@ -97,7 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&c.errorShare, "error-share", load.DefaultErrorShare, "errors: share of requests failing in the handler (read_file of a missing file)")
 	fs.DurationVar(&c.tokenDelay, "mock-token-delay", 0, "pause between streamed tokens of the mock provider (passed to the started ringwired and to the peers)")
 	fs.StringVar(&c.benchOut, "benchfmt", "", "write the benchfmt lines to this `file` instead of stdout")
-	fs.StringVar(&peer, "serve-peer", "", "internal: serve a comparison peer (json, grpc) on -peer-socket")
+	fs.StringVar(&peer, "serve-peer", "", "internal: serve a comparison peer (json, grpc on -peer-socket; eventfd on inherited fds, -conns pairs)")
 	fs.StringVar(&peerSocket, "peer-socket", "", "internal: the peer's socket path")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -110,7 +125,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if peer != "" {
-		return servePeer(ctx, peer, peerSocket, c.workspace, c.tokenDelay, stderr)
+		return servePeer(ctx, peer, peerSocket, c.workspace, c.tokenDelay, c.conns, stderr)
 	}
 	if err := c.parseLists(transports, scenarios, rates); err != nil {
 		fmt.Fprintf(stderr, "ringwire-load: %v\n", err)
@@ -232,7 +247,7 @@ func (c *config) sweep(ctx context.Context, stderr io.Writer) ([]*load.Result, [
 		sock := filepath.Join(tmp, "d.sock")
 		args := []string{"-socket", sock, "-workspace", c.workspace, "-log-level", "info", "-mock-token-delay", c.tokenDelay.String()}
 		args = append(args, strings.Fields(c.daemonArgs)...)
-		p, err := startChild(ctx, c.daemonBin, args, "ringwired listening")
+		p, err := startChild(ctx, c.daemonBin, args, "ringwired listening", nil)
 		if err != nil {
 			return nil, nil, fmt.Errorf("starting ringwired: %w", err)
 		}
@@ -276,7 +291,7 @@ func (c *config) sweep(ctx context.Context, stderr io.Writer) ([]*load.Result, [
 		}
 		sock := filepath.Join(tmp, t+".sock")
 		p, err := startChild(ctx, self, []string{"-serve-peer", t, "-peer-socket", sock, "-workspace", c.workspace,
-			"-mock-token-delay", c.tokenDelay.String()}, "peer listening")
+			"-mock-token-delay", c.tokenDelay.String()}, "peer listening", nil)
 		if err != nil {
 			return nil, nil, fmt.Errorf("starting the %s peer: %w", t, err)
 		}
@@ -292,7 +307,7 @@ func (c *config) sweep(ctx context.Context, stderr io.Writer) ([]*load.Result, [
 			return nil, nil, err
 		}
 		sock := filepath.Join(tmp, "node.sock")
-		p, err := startChild(ctx, node.Bin, node.ServerArgs(sock, c.workspace, c.tokenDelay), "node peer listening")
+		p, err := startChild(ctx, node.Bin, node.ServerArgs(sock, c.workspace, c.tokenDelay), "node peer listening", nil)
 		if err != nil {
 			return nil, nil, fmt.Errorf("starting the node peer: %w", err)
 		}
@@ -301,6 +316,31 @@ func (c *config) sweep(ctx context.Context, stderr io.Writer) ([]*load.Result, [
 		if v, err := exec.Command(node.Bin, "--version").Output(); err == nil {
 			cfg = append(cfg, [2]string{"node", strings.TrimSpace(string(v))})
 		}
+	}
+	var efd *loadpeers.Eventfd
+	if slices.Contains(c.transports, "eventfd") {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, nil, err
+		}
+		e, files, err := loadpeers.NewEventfdPairs(c.conns)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer e.Close()
+		p, err := startChild(ctx, self, []string{"-serve-peer", "eventfd", "-conns", strconv.Itoa(c.conns)}, "peer listening", files)
+		for _, f := range files {
+			f.Close()
+		}
+		if err == nil {
+			err = e.Started()
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("starting the eventfd floor: %w", err)
+		}
+		defer p.stop(stderr)
+		servers["eventfd"] = server{pid: p.cmd.Process.Pid, proc: p}
+		efd = e
 	}
 	targets := map[string]load.Target{}
 	defer func() {
@@ -322,8 +362,10 @@ func (c *config) sweep(ctx context.Context, stderr io.Writer) ([]*load.Result, [
 			tg, err = loadpeers.DialJSON(dctx, servers[t].socket, c.conns)
 		case "grpc":
 			tg, err = loadpeers.DialGRPC(dctx, servers[t].socket, c.conns)
-		case "node":
-			continue // the Node client runs each cell in a process of its own
+		case "node", "cacheline":
+			continue // the Node client runs each cell itself; the cache line spins only during its cell
+		case "eventfd":
+			tg = efd
 		}
 		if err != nil {
 			return nil, nil, err
@@ -331,7 +373,16 @@ func (c *config) sweep(ctx context.Context, stderr io.Writer) ([]*load.Result, [
 		targets[t] = tg
 	}
 	var results []*load.Result
-	total := len(c.scenarios) * len(c.rates) * len(c.transports)
+	total := 0
+	for _, s := range c.scenarios {
+		for _, rate := range c.rates {
+			for _, t := range c.transports {
+				if applies(s, t, rate) {
+					total++
+				}
+			}
+		}
+	}
 	i := 0
 	start := time.Now()
 	for _, s := range c.scenarios {
@@ -351,16 +402,30 @@ func (c *config) sweep(ctx context.Context, stderr io.Writer) ([]*load.Result, [
 				if ctx.Err() != nil {
 					return results, cfg, nil
 				}
+				if !applies(s, t, rate) {
+					continue
+				}
 				i++
 				cell := load.Cell{Scenario: sc, Transport: t, Rate: rate, Conns: c.conns, Workers: c.conns * c.inflight,
 					Duration: c.duration, Warmup: c.warmup, Burst: c.burst}
+				switch t {
+				case "eventfd":
+					cell.Workers = c.conns // one ping in flight per pair
+				case "cacheline":
+					cell.Conns, cell.Workers = 1, 1
+				}
 				fmt.Fprintf(stderr, "ringwire-load: [%d/%d, %v] %s\n", i, total, time.Since(start).Round(time.Second), cell.Name())
 				var r *load.Result
-				if t == "node" {
+				switch t {
+				case "node":
 					if r, err = node.Measure(ctx, cell, servers[t].socket, opsFile, servers[t].pid); err != nil {
 						return results, cfg, err
 					}
-				} else {
+				case "cacheline":
+					cl := loadpeers.NewCacheLine()
+					r = load.Measure(ctx, cell, w, cl, 0, stderr) // the partner is a thread of ours: no server of its own
+					cl.Close()
+				default:
 					r = load.Measure(ctx, cell, w, targets[t], servers[t].pid, stderr)
 				}
 				fmt.Fprintf(stderr, "  %.0f/s, %d answers, %d errors, p50 %s%s\n", r.Sample.Throughput(), r.Sample.Completed,
@@ -426,10 +491,11 @@ type child struct {
 	tail   []string // its last stderr lines
 }
 
-// startChild starts bin with args and waits until a line of its stderr
-// contains ready.
-func startChild(ctx context.Context, bin string, args []string, ready string) (*child, error) {
+// startChild starts bin with args (and files as its fds 3, 4, ...) and
+// waits until a line of its stderr contains ready.
+func startChild(ctx context.Context, bin string, args []string, ready string, files []*os.File) (*child, error) {
 	cmd := exec.Command(bin, args...)
+	cmd.ExtraFiles = files
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -503,7 +569,15 @@ func (p *child) stop(stderr io.Writer) {
 
 // servePeer is the process of a comparison peer: it serves until
 // SIGTERM.
-func servePeer(ctx context.Context, kind, socket, workspace string, tokenDelay time.Duration, stderr io.Writer) int {
+func servePeer(ctx context.Context, kind, socket, workspace string, tokenDelay time.Duration, pairs int, stderr io.Writer) int {
+	if kind == "eventfd" {
+		fmt.Fprintf(stderr, "eventfd peer listening on %d pairs of fds\n", pairs)
+		if err := loadpeers.ServeEventfd(ctx, pairs); err != nil {
+			fmt.Fprintf(stderr, "ringwire-load: eventfd peer: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	if socket == "" {
 		fmt.Fprintln(stderr, "ringwire-load: -serve-peer needs -peer-socket")
 		return 2

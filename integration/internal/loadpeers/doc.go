@@ -9,7 +9,13 @@
 //   - gRPC over a Unix socket (google.golang.org/grpc), a hand-written
 //     service whose messages are ringwire's FlatBuffers payloads carried
 //     as bytes by a codec, so no code generator is needed (GRPCServer,
-//     DialGRPC).
+//     DialGRPC);
+//   - Node.js: server.js and client.js in two node processes, Node's
+//     built-ins only (Node, WriteOps, Node.Measure: the client runs a
+//     cell itself and prints its latencies);
+//
+// and the floors: CacheLine (two spinning threads) and Eventfd (a bare
+// eventfd round trip between two Go processes, ServeEventfd the echo).
 //
 // The servers answer completions with ringwired's own mock provider and
 // read_file from an os.Root on the same workspace, so both sides do the

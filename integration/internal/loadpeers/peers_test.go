@@ -8,7 +8,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,7 +23,23 @@ import (
 	"github.com/ringwire/ringwire/protocol"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// eventfdChildEnv makes the test binary the eventfd floor's echo process.
+const eventfdChildEnv = "LOADPEERS_EVENTFD_CHILD"
+
+func TestMain(m *testing.M) {
+	if n := os.Getenv(eventfdChildEnv); n != "" {
+		pairs, _ := strconv.Atoi(n)
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+		err := ServeEventfd(ctx, pairs)
+		stop()
+		if err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 type peerServer interface {
 	Listen(string) error
@@ -301,5 +319,66 @@ func TestParseNodeOutput(t *testing.T) {
 		if err := parseNodeOutput(strings.NewReader(bad), s, res, &end); err == nil {
 			t.Errorf("parseNodeOutput(%q) succeeded", bad)
 		}
+	}
+}
+
+func TestCacheLine(t *testing.T) {
+	c := NewCacheLine()
+	defer c.Close()
+	ctx := context.Background()
+	for range 1000 {
+		if err := c.Do(ctx, 0, &load.Op{Kind: load.OpPing}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Do(ctx, 0, &load.Op{Kind: load.OpTool}); !errors.Is(err, ErrFloorOp) {
+		t.Errorf("tool on the cache line: %v", err)
+	}
+}
+
+// TestEventfdFloor: a re-executed test binary echoes over inherited
+// eventfds; pings go round trip on every pair, honour a context, and the
+// echo process stops on SIGTERM.
+func TestEventfdFloor(t *testing.T) {
+	e, files, err := NewEventfdPairs(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), eventfdChildEnv+"=2")
+	cmd.ExtraFiles = files
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		f.Close()
+	}
+	if err := e.Started(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := range 200 {
+		if err := e.Do(ctx, i, &load.Op{Kind: load.OpPing}); err != nil {
+			t.Fatalf("ping %d: %v", i, err)
+		}
+	}
+	if err := e.Do(ctx, 0, &load.Op{Kind: load.OpComplete}); !errors.Is(err, ErrFloorOp) {
+		t.Errorf("completion on the eventfd floor: %v", err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("echo process: %v", err)
+	}
+	// No echo any more: a ping ends with its context.
+	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if err := e.Do(short, 0, &load.Op{Kind: load.OpPing}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("ping without an echo: %v", err)
+	}
+	if err := ServeEventfd(context.Background(), 0); err == nil {
+		t.Error("ServeEventfd with no pairs")
 	}
 }
