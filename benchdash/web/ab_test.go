@@ -235,11 +235,12 @@ func TestSessionComparison(t *testing.T) {
 			Pass       bool    `json:"pass"`
 			Threshold  float64 `json:"threshold"`
 			Gated      int     `json:"gated"`
+			Family     int     `json:"family"`
 			Noisy      []any   `json:"too_noisy"`
 			Regression []any   `json:"regressions"`
 		} `json:"session"`
 	}
-	if getJSON(t, h, fmt.Sprintf("/api/runs/%d", f.ids["s2B"]), &v); v.Session.Name != "s2" || v.Session.A != f.ids["s2A"] || v.Session.B != f.ids["s2B"] || v.Session.Pass || v.Session.Gated != 4 || len(v.Session.Noisy) != 1 || len(v.Session.Regression) != 1 || v.Session.Threshold != 10 {
+	if getJSON(t, h, fmt.Sprintf("/api/runs/%d", f.ids["s2B"]), &v); v.Session.Name != "s2" || v.Session.A != f.ids["s2A"] || v.Session.B != f.ids["s2B"] || v.Session.Pass || v.Session.Gated != 4 || v.Session.Family != 2 || len(v.Session.Noisy) != 1 || len(v.Session.Regression) != 1 || v.Session.Threshold != 10 {
 		t.Errorf("api session %+v", v.Session)
 	}
 }
@@ -444,5 +445,59 @@ func TestChartHelpers(t *testing.T) {
 	}
 	if got := shortHash("abc"); got != "abc" {
 		t.Errorf("shortHash(abc) = %q", got)
+	}
+}
+
+// TestSessionUncorrected: a regression beyond the threshold that is
+// significant alone but not once corrected for the session's comparisons
+// does not fail the gate, and the page says so, as bench prints it.
+func TestSessionUncorrected(t *testing.T) {
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "unc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	border := map[string][]float64{
+		"A": {100, 101, 102, 103, 104, 105, 106, 107},
+		"B": {101.5, 115, 116, 117, 118, 119, 120, 121},
+	}
+	ids := map[string]int64{}
+	for _, side := range []string{"A", "B"} {
+		var b strings.Builder
+		fmt.Fprintf(&b, "commit: %040x\nmachine: lab\nsession: s9\nside: %s\ncount: 8\nthreshold: 10\npkg: example.com/u\n", len(side)+len(ids), side)
+		for i := range 8 {
+			fmt.Fprintf(&b, "BenchmarkBorder-2 \t1000\t%.1f ns/op\n", border[side][i])
+			for k := range 10 {
+				fmt.Fprintf(&b, "BenchmarkFlat%d-2 \t1000\t%.1f ns/op\n", k, 500+float64(i%4))
+			}
+		}
+		run, err := store.ParseBytes([]byte(b.String()), side+".txt", store.Overrides{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := st.Ingest(t.Context(), run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[side] = res.RunID
+	}
+	h := New(st, Options{Logger: quiet()})
+	_, page := get(t, h, fmt.Sprintf("/runs/%d", ids["B"]))
+	for _, w := range []string{
+		`<span class="ok">pass</span>`,
+		"significance corrected for 11 comparisons (Benjamini-Hochberg); 1 not failing once corrected",
+		`<span class="mark uncorrected-mark">not failing: p=0.00`,
+		"over 11 comparisons: not significant once corrected",
+	} {
+		if !strings.Contains(page, w) {
+			t.Errorf("page lacks %q", w)
+		}
+	}
+	if strings.Contains(page, "gate-fail") {
+		t.Error("a row is marked failing")
+	}
+	_, changed := get(t, h, fmt.Sprintf("/runs/%d?changed=1", ids["B"]))
+	if !strings.Contains(changed, "Showing 1 of 11 rows") {
+		t.Errorf("changed only does not keep the uncorrected row alone")
 	}
 }

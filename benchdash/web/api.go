@@ -179,9 +179,13 @@ func jsonSession(si *sessionInfo) map[string]any {
 	}
 	regs := make([]map[string]any, 0, len(si.Verdict.Regressions))
 	for _, r := range si.Verdict.Regressions {
-		regs = append(regs, map[string]any{"pkg": r.Pkg, "name": r.Name, "unit": r.Unit, "delta_pct": num(r.DeltaPct), "p": num(r.P), "worse_pct": num(r.Worse)})
+		regs = append(regs, map[string]any{"pkg": r.Pkg, "name": r.Name, "unit": r.Unit, "delta_pct": num(r.DeltaPct), "p": num(r.P), "q": num(r.Q), "worse_pct": num(r.Worse)})
+	}
+	unc := make([]map[string]any, 0, len(si.Verdict.Uncorrected))
+	for _, r := range si.Verdict.Uncorrected {
+		unc = append(unc, map[string]any{"pkg": r.Pkg, "name": r.Name, "unit": r.Unit, "delta_pct": num(r.DeltaPct), "p": num(r.P), "q": num(r.Q), "worse_pct": num(r.Worse)})
 	}
 	return map[string]any{"name": si.Name, "a_run": si.A.ID, "b_run": si.B.ID, "a_commit": si.A.Commit, "b_commit": si.B.Commit,
 		"rounds": si.Rounds, "benchtime": si.Benchtime, "dirty": si.Dirty, "pass": si.Pass(), "threshold": si.Verdict.Threshold,
-		"gated": si.Verdict.Gated, "aa_checked": si.Verdict.AAChecked, "too_noisy": noisy, "regressions": regs}
+		"gated": si.Verdict.Gated, "aa_checked": si.Verdict.AAChecked, "family": si.Verdict.Family, "too_noisy": noisy, "regressions": regs, "not_failing_once_corrected": unc}
 }

@@ -179,8 +179,12 @@ type unitGroup struct {
 // cmpRow is a row of a comparison page with the A/B gate's marks.
 type cmpRow struct {
 	store.DeltaRow
-	// Fails is set when the A/B gate fails on this row.
-	Fails bool
+	// Fails is the gate's row when the A/B gate fails on this row (its Q
+	// the p-value corrected for the session's family of comparisons).
+	Fails *compare.Row
+	// Uncorrected is the gate's row when it would have failed without that
+	// correction: printed, not failing.
+	Uncorrected *compare.Row
 	// Noisy is set when the session's A/A check found the benchmark too
 	// noisy here to gate.
 	Noisy *compare.Noisy
@@ -190,7 +194,7 @@ type cmpRow struct {
 // change, a benchmark measured on one side only, or one the A/A check
 // found too noisy here.
 func (c cmpRow) changed() bool {
-	return c.Change != compare.Unchanged || c.Old.N == 0 || c.New.N == 0 || c.Fails || c.Noisy != nil
+	return c.Change != compare.Unchanged || c.Old.N == 0 || c.New.N == 0 || c.Fails != nil || c.Uncorrected != nil || c.Noisy != nil
 }
 
 // group fills d.Groups from d.Rows (sorted by unit), with the session's
@@ -214,7 +218,7 @@ func (d *runData) group(r *http.Request) {
 		}
 		c := cmpRow{DeltaRow: row}
 		if d.Session != nil {
-			c.Fails, c.Noisy = d.Session.fail[row.Key], d.Session.noisy[row.Key]
+			c.Fails, c.Uncorrected, c.Noisy = d.Session.fail[row.Key], d.Session.uncorrected[row.Key], d.Session.noisy[row.Key]
 		}
 		if d.Changed && d.Base != nil && !c.changed() {
 			g.Hidden++

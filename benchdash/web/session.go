@@ -24,8 +24,10 @@ type sessionInfo struct {
 	SamplesA, SamplesB int
 	Verdict            compare.Verdict
 	Worst              float64 // the worst failing regression, in percent
-	fail               map[compare.Key]bool
-	noisy              map[compare.Key]*compare.Noisy
+	// fail holds the failing rows, uncorrected the rows that would have
+	// failed without the correction for the family of comparisons.
+	fail, uncorrected map[compare.Key]*compare.Row
+	noisy             map[compare.Key]*compare.Noisy
 }
 
 // Pass reports whether the session passed the gate.
@@ -70,13 +72,17 @@ func (s *Server) session(ctx context.Context, base, run *store.RunInfo) (*sessio
 		return nil, err
 	}
 	si := &sessionInfo{Name: run.Labels["session"], A: base, B: run, Rounds: run.Labels["count"], Benchtime: run.Labels["benchtime"],
-		Dirty: run.Labels["dirty"] == "true", Verdict: v, fail: map[compare.Key]bool{}, noisy: map[compare.Key]*compare.Noisy{}}
+		Dirty: run.Labels["dirty"] == "true", Verdict: v,
+		fail: map[compare.Key]*compare.Row{}, uncorrected: map[compare.Key]*compare.Row{}, noisy: map[compare.Key]*compare.Noisy{}}
 	for _, r := range res.Rows {
 		si.SamplesA, si.SamplesB = max(si.SamplesA, r.Old.N), max(si.SamplesB, r.New.N)
 	}
-	for _, r := range v.Regressions {
-		si.fail[r.Key] = true
+	for i, r := range v.Regressions {
+		si.fail[r.Key] = &v.Regressions[i]
 		si.Worst = max(si.Worst, math.Abs(r.DeltaPct))
+	}
+	for i, r := range v.Uncorrected {
+		si.uncorrected[r.Key] = &v.Uncorrected[i]
 	}
 	for i := range v.Noisy {
 		si.noisy[v.Noisy[i].AA.Key] = &v.Noisy[i]
