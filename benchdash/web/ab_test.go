@@ -496,6 +496,9 @@ func TestSessionUncorrected(t *testing.T) {
 	if strings.Contains(page, "gate-fail") {
 		t.Error("a row is marked failing")
 	}
+	if _, runs := get(t, h, "/"); !strings.Contains(runs, "pass</span> · threshold 10% · 11 gated · 1 not failing once corrected") {
+		t.Errorf("runs list gate cell lacks the uncorrected count")
+	}
 	_, changed := get(t, h, fmt.Sprintf("/runs/%d?changed=1", ids["B"]))
 	if !strings.Contains(changed, "Showing 1 of 11 rows") {
 		t.Errorf("changed only does not keep the uncorrected row alone")

@@ -87,6 +87,7 @@ type gateCell struct {
 	Gated       int
 	Noisy       int
 	Regressions int
+	Uncorrected int     // would have failed without the correction for the family
 	Worst       float64 // the worst failing regression, in percent
 }
 
@@ -110,7 +111,7 @@ func (s *Server) gates(r *http.Request, runs []store.RunInfo) (map[int64]*gateCe
 		if err != nil {
 			return nil, err
 		}
-		c := &gateCell{ARun: aID, BRun: ri.ID, Pass: len(v.Regressions) == 0, Threshold: v.Threshold, Gated: v.Gated, Noisy: len(v.Noisy), Regressions: len(v.Regressions)}
+		c := &gateCell{ARun: aID, BRun: ri.ID, Pass: len(v.Regressions) == 0, Threshold: v.Threshold, Gated: v.Gated, Noisy: len(v.Noisy), Regressions: len(v.Regressions), Uncorrected: len(v.Uncorrected)}
 		for _, row := range v.Regressions {
 			c.Worst = max(c.Worst, math.Abs(row.DeltaPct))
 		}
