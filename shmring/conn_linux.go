@@ -62,6 +62,7 @@ type Conn struct {
 	monitorDone chan struct{}
 
 	stSent, stRecv, stParks, stWakeups, stUnstacks atomic.Uint64
+	stSpinHits, stSpinMisses                       atomic.Uint64
 }
 
 func newConn(sock *net.UnixConn, mem []byte, l layout, txRing int, rxData, rxSpace, txData, txSpace *os.File, peer PeerInfo, cfg *config) (*Conn, error) {
@@ -306,6 +307,8 @@ func (c *Conn) Stats() Stats {
 		Parks:        c.stParks.Load(),
 		Wakeups:      c.stWakeups.Load(),
 		Unstacks:     c.stUnstacks.Load(),
+		SpinHits:     c.stSpinHits.Load(),
+		SpinMisses:   c.stSpinMisses.Load(),
 	}
 	if c.seg.acquire() {
 		s.TxUsed, s.RxUsed = c.tx.used(), c.rx.used()

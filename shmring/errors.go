@@ -105,4 +105,16 @@ type Stats struct {
 	Parks        uint64 // times a call of this side parked on its eventfd
 	Wakeups      uint64 // eventfd signals this side sent to a parked peer
 	Unstacks     uint64 // times this side, woken on its waker's CPU, moved its thread off it
+
+	// SpinHits counts waits that ended while spinning: the data (or space)
+	// arrived within the spin bound, so no park was needed. SpinMisses
+	// counts waits that spun their whole bound and then went on to park
+	// (a few find the data at the re-check after raising the parked flag;
+	// the rest pay for the spin and for the wake-up). With Parks they show
+	// whether the spin pays for this traffic: mostly hits, spinning saves
+	// wake-ups; mostly misses, it costs CPU for nothing (WithSpin(0) parks
+	// at once). A wait that parked without spinning (WithSpin(0), or a
+	// spin cut short because the connection went down) counts in neither.
+	SpinHits   uint64
+	SpinMisses uint64
 }

@@ -74,6 +74,9 @@ func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked int
 		gsAt := gsFirst
 		for i := 1; ; i++ {
 			if ok, err := ready(); ok || err != nil {
+				if ok {
+					c.stSpinHits.Add(1)
+				}
 				return err
 			}
 			if c.state.Load() != 0 {
@@ -84,6 +87,7 @@ func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked int
 			}
 			spun := time.Since(start)
 			if spun >= w.spin {
+				c.stSpinMisses.Add(1)
 				break
 			}
 			// Now and then, not in a short wait, let this process's other
