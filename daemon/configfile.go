@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -213,6 +215,12 @@ func ParseConfigFile(path string, data []byte) (*ConfigFile, error) {
 	if err != nil { // the decoder parsed it; this would be a library bug
 		return nil, fmt.Errorf("%w: config file %s: %v", ErrConfig, path, err)
 	}
+	// The decoder matches keys case-insensitively, as encoding/json does;
+	// TOML keys are case-sensitive, so a key written otherwise than the
+	// schema's is refused here.
+	if err := checkKeyCase(path, lines); err != nil {
+		return nil, err
+	}
 	cf := &ConfigFile{Path: path}
 	if err := cf.collect(reflect.ValueOf(&s).Elem(), "", lines); err != nil {
 		return nil, err
@@ -264,6 +272,50 @@ func (cf *ConfigFile) collect(v reflect.Value, prefix string, lines map[string]i
 		}
 	}
 	return nil
+}
+
+// schemaKeys lists the dotted keys of the schema, tables included.
+func schemaKeys(t reflect.Type, prefix string, keys map[string]bool) {
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		key := prefix + sf.Tag.Get("toml")
+		keys[key] = true
+		if sf.Type.Kind() == reflect.Struct {
+			schemaKeys(sf.Type, key+".", keys)
+		}
+	}
+}
+
+// checkKeyCase refuses keys of the file (lines: each key's line) that
+// are not spelled exactly as the schema's.
+func checkKeyCase(path string, lines map[string]int) error {
+	keys := make(map[string]bool)
+	schemaKeys(reflect.TypeFor[fileSchema](), "", keys)
+	var bad []*ConfigFileError
+	for k, line := range lines {
+		if keys[k] {
+			continue
+		}
+		msg := "unknown key"
+		for sk := range keys {
+			if strings.EqualFold(sk, k) {
+				msg = fmt.Sprintf("unknown key (keys are case-sensitive: %q)", sk)
+			}
+		}
+		bad = append(bad, &ConfigFileError{Path: path, Line: line, Key: k, Msg: msg})
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	slices.SortFunc(bad, func(a, b *ConfigFileError) int { return cmp.Or(a.Line-b.Line, strings.Compare(a.Key, b.Key)) })
+	if len(bad) == 1 {
+		return bad[0]
+	}
+	errs := make([]error, len(bad))
+	for i, e := range bad {
+		errs[i] = e
+	}
+	return errors.Join(errs...)
 }
 
 // checkValue checks one value as its schema tag says and returns it in

@@ -120,6 +120,9 @@ func TestParseConfigFileErrors(t *testing.T) {
 	}{
 		{"socket = \"/s\"\n\n[limits]\nmax_conns = 3\n\n\nmax_con = 4\n", `ringwired.toml:7: key "limits.max_con": unknown key`},
 		{"max_con = 3\n", `ringwired.toml:1: key "max_con": unknown key`},
+		{"limits={mAX_inflight=10}", `ringwired.toml:1: key "limits.mAX_inflight": unknown key (keys are case-sensitive: "limits.max_inflight")`},
+		{"\n[Limits]\nmax_conns = 3\n", `ringwired.toml:2: key "Limits": unknown key (keys are case-sensitive: "limits")`},
+		{"Socket = \"/s\"\n", `ringwired.toml:1: key "Socket": unknown key (keys are case-sensitive: "socket")`},
 		{"\n[limit]\nmax_conns = 3\n", `ringwired.toml:2: key "limit": unknown table`},
 		{"[provider.openai]\napi_key = \"sk-secret\"\n", `ringwired.toml:2: key "provider.openai.api_key": the API key is never read from the file`},
 		{"api_key = \"sk-secret\"\n", `ringwired.toml:1: key "api_key": the API key is never read`},
