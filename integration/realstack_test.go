@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -202,13 +203,22 @@ func (s *realServer) dialer(tb testing.TB, transport string) func(context.Contex
 
 var realTransports = []string{realstack.Shm, realstack.Unix}
 
+// shmConnsFor returns a collector of shmring connections for transport
+// Shm, nil (collecting nothing) for the others.
+func shmConnsFor(transport string) *shmConns {
+	if transport == realstack.Shm {
+		return &shmConns{}
+	}
+	return nil
+}
+
 // pacedInterval is the pacing of the BenchmarkPaced* ones.
 const pacedInterval = time.Millisecond
 
 // measureRequests runs call b.N times (after a warm-up), closed loop or
 // paced at one call per pacedInterval, and reports the latency quantiles
 // and the CPU per call of this process and of serverPID (0: in-process).
-func measureRequests(b *testing.B, serverPID int, paced bool, call func() error) {
+func measureRequests(b *testing.B, serverPID int, paced bool, call func() error, conns *shmConns) {
 	b.Helper()
 	warm := func() {
 		if err := call(); err != nil {
@@ -224,6 +234,7 @@ func measureRequests(b *testing.B, serverPID int, paced bool, call func() error)
 		warmUp(warm)
 	}
 	samples := make([]time.Duration, 0, min(b.N, 1<<20))
+	st0 := conns.stats()
 	cpu0, err := load.SelfCPU()
 	if err != nil {
 		b.Fatal(err)
@@ -273,6 +284,63 @@ func measureRequests(b *testing.B, serverPID int, paced bool, call func() error)
 	}
 	b.ReportMetric(float64(total.Nanoseconds())/n, "cpu-ns/op")
 	reportLatency(b, slices.Clone(samples))
+	if conns != nil {
+		st := conns.stats()
+		for _, m := range []struct {
+			unit string
+			v    uint64
+		}{
+			{"records/op", st.MsgsSent - st0.MsgsSent},
+			{"wakeups/op", st.Wakeups - st0.Wakeups},
+			{"parks/op", st.Parks - st0.Parks},
+			{"spin-hits/op", st.SpinHits - st0.SpinHits},
+			{"spin-misses/op", st.SpinMisses - st0.SpinMisses},
+		} {
+			b.ReportMetric(float64(m.v)/n, m.unit)
+		}
+	}
+}
+
+// shmConns keeps the client's shmring connections, for their Stats: the
+// client side's records sent, doorbells rung, parks and spins per request.
+type shmConns struct {
+	mu    sync.Mutex
+	conns []*shmring.Conn
+}
+
+// wrap records the *shmring.Conn dial makes; nil for other transports.
+func (sc *shmConns) wrap(dial func(context.Context, string) (net.Conn, error)) func(context.Context, string) (net.Conn, error) {
+	if sc == nil {
+		return dial
+	}
+	return func(ctx context.Context, addr string) (net.Conn, error) {
+		c, err := dial(ctx, addr)
+		if shm, ok := c.(*shmring.Conn); ok {
+			sc.mu.Lock()
+			sc.conns = append(sc.conns, shm)
+			sc.mu.Unlock()
+		}
+		return c, err
+	}
+}
+
+// stats sums the client connections' counters (zero for a nil sc).
+func (sc *shmConns) stats() shmring.Stats {
+	var sum shmring.Stats
+	if sc == nil {
+		return sum
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	for _, c := range sc.conns {
+		st := c.Stats()
+		sum.MsgsSent += st.MsgsSent
+		sum.Wakeups += st.Wakeups
+		sum.Parks += st.Parks
+		sum.SpinHits += st.SpinHits
+		sum.SpinMisses += st.SpinMisses
+	}
+	return sum
 }
 
 // httpEcho returns a call that POSTs 64 bytes to the echo service and
@@ -298,9 +366,10 @@ func benchHTTP(b *testing.B, paced bool) {
 	for _, tr := range realTransports {
 		b.Run("transport="+tr, func(b *testing.B) {
 			s := startRealServer(b, realstack.HTTP, tr)
-			cl := realstack.NewHTTPClient(s.dialer(b, tr))
+			conns := shmConnsFor(tr)
+			cl := realstack.NewHTTPClient(conns.wrap(s.dialer(b, tr)))
 			defer cl.CloseIdleConnections()
-			measureRequests(b, s.pid(), paced, httpEcho(b, cl))
+			measureRequests(b, s.pid(), paced, httpEcho(b, cl), conns)
 		})
 	}
 }
@@ -322,12 +391,13 @@ func benchGRPC(b *testing.B, paced bool) {
 	for _, tr := range realTransports {
 		b.Run("transport="+tr, func(b *testing.B) {
 			s := startRealServer(b, realstack.GRPC, tr)
-			cc, err := realstack.NewGRPCClient(s.dialer(b, tr))
+			conns := shmConnsFor(tr)
+			cc, err := realstack.NewGRPCClient(conns.wrap(s.dialer(b, tr)))
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer cc.Close()
-			measureRequests(b, s.pid(), paced, grpcHealth(b, cc))
+			measureRequests(b, s.pid(), paced, grpcHealth(b, cc), conns)
 		})
 	}
 	b.Run("transport=bufconn", func(b *testing.B) {
@@ -342,7 +412,7 @@ func benchGRPC(b *testing.B, paced bool) {
 			b.Fatal(err)
 		}
 		defer cc.Close()
-		measureRequests(b, 0, paced, grpcHealth(b, cc))
+		measureRequests(b, 0, paced, grpcHealth(b, cc), nil)
 	})
 }
 
