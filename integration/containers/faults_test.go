@@ -324,8 +324,9 @@ func TestContainerStopped(t *testing.T) {
 		_, err := docker.ContainerStop(ctx, d.id, mobyclient.ContainerStopOptions{Timeout: &timeout})
 		stopped <- err
 	}()
-	// A new request while the daemon drains is refused, not hung.
-	time.Sleep(100 * time.Millisecond)
+	// A new request while the daemon drains is refused, not hung. (docker
+	// stop may take a few hundred ms to deliver SIGTERM on a busy machine.)
+	d.waitLog("msg=draining")
 	for tr, cl := range clients {
 		cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
 		t0 := time.Now()

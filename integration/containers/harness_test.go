@@ -367,6 +367,26 @@ func (d *daemonContainer) listenTimes() []time.Time {
 	return ts
 }
 
+// waitLog waits until the daemon's log has a line containing text.
+func (d *daemonContainer) waitLog(text string) {
+	d.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		lines, err := d.logLines()
+		if err != nil {
+			d.t.Fatalf("reading the daemon's log: %v", err)
+		}
+		for _, l := range lines {
+			if strings.Contains(l.text, text) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("the daemon did not log %q; log:\n%s", text, d.logs())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // waitListening waits until the daemon has logged that it listens n times
 // and returns the last time.
 func (d *daemonContainer) waitListening(n int) time.Time {
