@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"github.com/ringwire/ringwire/protocol"
 )
@@ -20,8 +19,9 @@ type call struct {
 	finished  atomic.Bool
 	canceled  atomic.Bool
 	streamed  bool
-	inline    bool      // served in the reader goroutine (Mux Inline)
-	start     time.Time // when the request was routed (metrics on only)
+	inline    bool  // served in the reader goroutine (Mux Inline)
+	start     int64 // when the request was routed, monoNow (metrics on only)
+	end       int64 // when its work ended, monoNow, if a hook read the clock then (metrics on only)
 }
 
 func newCall(s *session, f protocol.Frame) *call {
@@ -50,6 +50,7 @@ func (s *session) inlineCall(f protocol.Frame) *call {
 	c.finished.Store(false)
 	c.canceled.Store(false)
 	c.streamed = false
+	c.end = 0
 	c.credit.Store(protocol.StreamWindow)
 	c.req = Request{Type: f.Type, Flags: f.Flags, ID: f.ID, Payload: f.Payload, Session: s.info}
 	return c

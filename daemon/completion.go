@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"sync"
-	"time"
 	"unsafe"
 
 	"github.com/ringwire/ringwire/protocol"
@@ -150,18 +149,15 @@ const maxToolCalls = 128
 func appendComplete(ctx context.Context, ap AppendProvider, w ResponseWriter, v protocol.CompletionRequestView) {
 	o := oneShots.Get().(*oneShot)
 	defer oneShots.Put(o)
-	m := metricsOf(w)
-	var start time.Time
-	if m != nil {
-		start = time.Now()
-	}
 	buf, res, err := ap.AppendComplete(ctx, o.buf[:0], v)
-	if m != nil {
-		// The whole reply comes at once: its first token is its end.
+	if m, c := metricsOf(w); m != nil {
+		// The whole reply comes at once: its first token is its end,
+		// and the request's too, but for encoding the answer (one clock
+		// read fewer on the hot path).
 		if err != nil {
-			m.completion(start, time.Time{}, false, nil)
+			c.end = m.completion(c.start, 0, false, nil)
 		} else {
-			m.completion(start, time.Time{}, true, &res.Usage)
+			c.end = m.completion(c.start, 0, true, &res.Usage)
 		}
 	}
 	if cap(buf) <= 64<<10 {
@@ -191,23 +187,23 @@ func (r *Request) completionView() (protocol.CompletionRequestView, error) {
 // off) does nothing.
 type completionTimer struct {
 	m            *metrics
-	start, first time.Time
+	start, first int64 // monoNow: the request's arrival, the first piece (0: none yet)
 }
 
 // startCompletion starts timing a completion answered through w, if its
 // server has metrics.
 func startCompletion(w ResponseWriter) *completionTimer {
-	m := metricsOf(w)
+	m, c := metricsOf(w)
 	if m == nil {
 		return nil
 	}
-	return &completionTimer{m: m, start: time.Now()}
+	return &completionTimer{m: m, start: c.start}
 }
 
 // piece notes that the provider emitted a piece of the reply.
 func (t *completionTimer) piece() {
-	if t != nil && t.first.IsZero() {
-		t.first = time.Now()
+	if t != nil && t.first == 0 {
+		t.first = monoNow()
 	}
 }
 

@@ -3,7 +3,6 @@ package daemon
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -137,42 +136,35 @@ var toolOutcomeNames = [numToolOutcomes]string{"ok", "error", "canceled"}
 // not serve.
 const unknownTool = "unknown"
 
-// latencyBuckets are the upper bounds, in seconds, of every duration
-// histogram: half decades from 10 µs to 100 s (a Ping-sized request is
-// tens of µs, a model's answer seconds).
-var latencyBuckets = prometheus.ExponentialBuckets(1e-5, math.Sqrt(10), 15)
-
 // toolMetrics are the children of one tool's label.
 type toolMetrics struct {
 	calls    [numToolOutcomes]prometheus.Counter
-	duration prometheus.Observer
+	duration durationHistogram
 }
 
 // metrics are a Server's Prometheus metrics (see README.md, "Metrics").
-// Every labelled child is resolved once, in newMetrics, and kept in arrays
-// indexed by message type, error code and so on: the hot path does atomic
-// adds and histogram observations, never a label lookup or an
-// allocation. A Server without metrics has a nil *metrics, and every hook
-// is a nil check.
+// Every labelled child is made once, in newMetrics, and what the hot path
+// touches sits side by side here in arrays indexed by message type,
+// error code and so on: a hook is atomic adds (a histogram observation is
+// two), never a label lookup, a lock or an allocation, and touches a
+// handful of cache lines. A Server without metrics has a nil *metrics,
+// and every hook is a nil check.
 type metrics struct {
-	reg *prometheus.Registry
-
-	framesIn  [numMetricTypes]prometheus.Counter
-	framesOut [numMetricTypes]prometheus.Counter
-	// requestDur is nil for types that are never served by a handler.
-	requestDur [numMetricTypes]prometheus.Observer
-	errors     [numCodeLabels]prometheus.Counter
-
+	framesIn  [numMetricTypes]atomic.Uint64
+	framesOut [numMetricTypes]atomic.Uint64
 	// Bytes received (in) and sent (out), per transport.
-	shmIn, shmOut, sockIn, sockOut prometheus.Counter
+	shmIn, shmOut, sockIn, sockOut atomic.Uint64
+	promptTokens, completionTokens atomic.Uint64
+	errors                         [numCodeLabels]atomic.Uint64
+	refused                        [numRefusedReasons]atomic.Uint64
 
-	refused [numRefusedReasons]atomic.Uint64
+	firstToken, providerDur durationHistogram
+	// requestDur is observed for the types timed says (those a handler
+	// can serve).
+	requestDur [numMetricTypes]durationHistogram
+	timed      [numMetricTypes]bool
 
-	firstToken       prometheus.Observer
-	providerDur      prometheus.Observer
-	promptTokens     prometheus.Counter
-	completionTokens prometheus.Counter
-
+	reg     *prometheus.Registry
 	tools   map[string]*toolMetrics // the served tools and unknownTool, by name
 	unknown *toolMetrics            // tools[unknownTool]
 }
@@ -181,70 +173,51 @@ type metrics struct {
 // and process collectors, in reg.
 func newMetrics(srv *Server, reg *prometheus.Registry) (*metrics, error) {
 	m := &metrics{reg: reg, tools: map[string]*toolMetrics{}}
-	framesIn := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "ringwire_frames_received_total",
-		Help: "Frames received from clients, by message type (Application: 0x8000-0xFFEF; Unknown: any other unassigned type).",
-	}, []string{"type"})
-	framesOut := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "ringwire_frames_sent_total",
-		Help: "Frames sent to clients, by message type.",
-	}, []string{"type"})
-	requestDur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "ringwire_request_duration_seconds",
-		Help:    "Time from a request's arrival to the end of its handler (its terminal frame sent), by request type. Heartbeats, answered by the reader itself, are not timed.",
-		Buckets: latencyBuckets,
-	}, []string{"type"})
+	framesIn := newCounterVec("ringwire_frames_received_total",
+		"Frames received from clients, by message type (Application: 0x8000-0xFFEF; Unknown: any other unassigned type).", "type")
+	framesOut := newCounterVec("ringwire_frames_sent_total", "Frames sent to clients, by message type.", "type")
+	requestDur := newHistogramVec("ringwire_request_duration_seconds",
+		"Time from a request's arrival to the end of its handler (its terminal frame sent), by request type. Heartbeats, answered by the reader itself, are not timed.",
+		"type")
 	for i := range numMetricTypes {
 		l := typeLabel(i)
-		m.framesIn[i] = framesIn.WithLabelValues(l)
-		m.framesOut[i] = framesOut.WithLabelValues(l)
+		framesIn.add(&m.framesIn[i], l)
+		framesOut.add(&m.framesOut[i], l)
 		if i == typeApplication || i == typeUnknown || routable(metricTypes[i]) {
-			m.requestDur[i] = requestDur.WithLabelValues(l)
+			m.timed[i] = true
+			requestDur.add(&m.requestDur[i], l)
 		}
 	}
-	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "ringwire_errors_total",
-		Help: "Error frames sent to clients, by error code (App: application codes from 0x8000).",
-	}, []string{"code"})
+	errs := newCounterVec("ringwire_errors_total",
+		"Error frames sent to clients, by error code (App: application codes from 0x8000).", "code")
 	for i := range numCodeLabels {
-		m.errors[i] = errs.WithLabelValues(codeLabel(i))
+		errs.add(&m.errors[i], codeLabel(i))
 	}
-	bytes := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "ringwire_transport_bytes_total",
-		Help: "Bytes of frames received (direction=\"in\") and sent (\"out\"), as they crossed the ring or the socket, by transport.",
-	}, []string{"transport", "direction"})
-	m.shmIn = bytes.WithLabelValues("shm", "in")
-	m.shmOut = bytes.WithLabelValues("shm", "out")
-	m.sockIn = bytes.WithLabelValues("socket", "in")
-	m.sockOut = bytes.WithLabelValues("socket", "out")
-	firstToken := prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "ringwire_provider_first_token_seconds",
-		Help:    "Time from a completion's start to the provider's first piece of the reply (the whole reply, for a one-shot provider).",
-		Buckets: latencyBuckets,
-	})
-	providerDur := prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "ringwire_provider_duration_seconds",
-		Help:    "Time the provider took for a whole completion, failed ones included.",
-		Buckets: latencyBuckets,
-	})
-	m.firstToken, m.providerDur = firstToken, providerDur
-	tokens := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "ringwire_provider_tokens_total",
-		Help: "Tokens of completed completions as the provider reported them (Usage), by kind: prompt or completion.",
-	}, []string{"kind"})
-	m.promptTokens = tokens.WithLabelValues("prompt")
-	m.completionTokens = tokens.WithLabelValues("completion")
+	bytes := newCounterVec("ringwire_transport_bytes_total",
+		"Bytes of frames received (direction=\"in\") and sent (\"out\"), as they crossed the ring or the socket, by transport.",
+		"transport", "direction")
+	bytes.add(&m.shmIn, "shm", "in")
+	bytes.add(&m.shmOut, "shm", "out")
+	bytes.add(&m.sockIn, "socket", "in")
+	bytes.add(&m.sockOut, "socket", "out")
+	firstToken := newHistogramVec("ringwire_provider_first_token_seconds",
+		"Time from a completion request's arrival to the provider's first piece of the reply (the whole reply, for a one-shot provider).")
+	firstToken.add(&m.firstToken)
+	providerDur := newHistogramVec("ringwire_provider_duration_seconds",
+		"Time from a completion request's arrival to the provider's end, failed completions included.")
+	providerDur.add(&m.providerDur)
+	tokens := newCounterVec("ringwire_provider_tokens_total",
+		"Tokens of completed completions as the provider reported them (Usage), by kind: prompt or completion.", "kind")
+	tokens.add(&m.promptTokens, "prompt")
+	tokens.add(&m.completionTokens, "completion")
 	toolCalls := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ringwire_tool_calls_total",
 		Help: "Tool calls, by tool (unknown: a name the daemon does not serve) and outcome: ok, error (a ToolResult with is_error) or canceled.",
 	}, []string{"tool", "outcome"})
-	toolDur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "ringwire_tool_duration_seconds",
-		Help:    "Time a tool call took, by tool.",
-		Buckets: latencyBuckets,
-	}, []string{"tool"})
+	toolDur := newHistogramVec("ringwire_tool_duration_seconds", "Time a tool call took, by tool.", "tool")
 	for _, name := range append(servedTools(srv.cfg.DebugTools), unknownTool) {
-		tm := &toolMetrics{duration: toolDur.WithLabelValues(name)}
+		tm := &toolMetrics{}
+		toolDur.add(&tm.duration, name)
 		for o := range numToolOutcomes {
 			tm.calls[o] = toolCalls.WithLabelValues(name, toolOutcomeNames[o])
 		}
@@ -296,35 +269,49 @@ func servedTools(debug bool) []string {
 
 // The hooks below are called where the events happen, on a non-nil m.
 
-func (m *metrics) frameIn(t protocol.MsgType)  { m.framesIn[typeIndex(t)].Inc() }
-func (m *metrics) frameOut(t protocol.MsgType) { m.framesOut[typeIndex(t)].Inc() }
+func (m *metrics) frameIn(t protocol.MsgType)  { m.framesIn[typeIndex(t)].Add(1) }
+func (m *metrics) frameOut(t protocol.MsgType) { m.framesOut[typeIndex(t)].Add(1) }
 
-func (m *metrics) errorSent(c protocol.ErrorCode) { m.errors[codeIndex(c)].Inc() }
+func (m *metrics) errorSent(c protocol.ErrorCode) { m.errors[codeIndex(c)].Add(1) }
+
+// epoch is the origin of monoNow.
+var epoch = time.Now()
+
+// monoNow reads the monotonic clock alone, in nanoseconds since epoch
+// (always positive). time.Now reads the wall clock too, which doubles the
+// cost of every timing on the hot path (each read is 60-200 ns on this
+// project's KVM machine).
+func monoNow() int64 { return int64(time.Since(epoch)) + 1 }
 
 // requestDone observes the duration of a request of type t that arrived
-// at start.
-func (m *metrics) requestDone(t protocol.MsgType, start time.Time) {
-	if o := m.requestDur[typeIndex(t)]; o != nil {
-		o.Observe(time.Since(start).Seconds())
+// at start and ended at end (monoNow; 0: now).
+func (m *metrics) requestDone(t protocol.MsgType, start, end int64) {
+	if i := typeIndex(t); m.timed[i] {
+		if end == 0 {
+			end = monoNow()
+		}
+		m.requestDur[i].observe(end - start)
 	}
 }
 
-// completion records a completion that started at start, produced its
-// first piece at first (zero: none; whole: now, the whole reply came at
-// once) and ended now with u (nil: failed).
-func (m *metrics) completion(start, first time.Time, whole bool, u *protocol.Usage) {
-	now := time.Now()
+// completion records a completion whose request arrived at start
+// (monoNow), whose provider produced its first piece at first (0: none;
+// whole: now, the whole reply came at once) and that ended now with u
+// (nil: failed). It returns now.
+func (m *metrics) completion(start, first int64, whole bool, u *protocol.Usage) int64 {
+	now := monoNow()
 	if whole {
 		first = now
 	}
-	if !first.IsZero() {
-		m.firstToken.Observe(first.Sub(start).Seconds())
+	if first > 0 {
+		m.firstToken.observe(first - start)
 	}
-	m.providerDur.Observe(now.Sub(start).Seconds())
+	m.providerDur.observe(now - start)
 	if u != nil {
-		m.promptTokens.Add(float64(u.PromptTokens))
-		m.completionTokens.Add(float64(u.CompletionTokens))
+		m.promptTokens.Add(uint64(u.PromptTokens))
+		m.completionTokens.Add(uint64(u.CompletionTokens))
 	}
+	return now
 }
 
 // tool returns the metrics of the tool named name.
@@ -335,18 +322,19 @@ func (m *metrics) tool(name string) *toolMetrics {
 	return m.unknown
 }
 
-// toolDone records a call of tool tm that started at start.
-func (tm *toolMetrics) done(outcome int, start time.Time) {
+// done records a call of tool tm that started at start (monoNow).
+func (tm *toolMetrics) done(outcome int, start int64) {
 	tm.calls[outcome].Inc()
-	tm.duration.Observe(time.Since(start).Seconds())
+	tm.duration.observe(monoNow() - start)
 }
 
-// metricsOf returns the metrics of the server serving w, or nil.
-func metricsOf(w ResponseWriter) *metrics {
-	if c, ok := w.(*call); ok {
-		return c.s.m
+// metricsOf returns the metrics of the server serving w and the call,
+// or nil when w is not a call of a server with metrics.
+func metricsOf(w ResponseWriter) (*metrics, *call) {
+	if c, ok := w.(*call); ok && c.s.m != nil {
+		return c.s.m, c
 	}
-	return nil
+	return nil, nil
 }
 
 // serverCollector computes, at scrape time, the metrics that are the

@@ -438,7 +438,7 @@ func TestMetricsRegistry(t *testing.T) {
 	if _, err := cl.Ping(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.ToFloat64(srv.m.framesIn[typeIndex(protocol.MsgHeartbeat)]); n < 1 {
+	if n := srv.m.framesIn[typeIndex(protocol.MsgHeartbeat)].Load(); n < 1 {
 		t.Errorf("heartbeats counted: %v", n)
 	}
 	h := srv.MetricsHandler()
@@ -626,4 +626,105 @@ func BenchmarkMetrics(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkMetricsPaired measures the metrics' cost with fine pairing:
+// two in-process daemons, one with metrics and one without, called in
+// alternating runs of 64 calls (long enough for the rings' spin-then-park
+// wake-ups to stay on their fast path, short enough, about a millisecond,
+// that a change of the machine's load slows both alike), the order
+// swapped every pair of runs. It reports the median, over the pairs of
+// runs, of the ratio of their times (a/b-ratio; 1 is no cost) beside each
+// side's time per call; an op is one call. pair=on-vs-off has metrics on
+// side a; pair=off-vs-off, with metrics on neither, is the control: what
+// the design itself gives when both sides are the same.
+func BenchmarkMetricsPaired(b *testing.B) {
+	prompt := strings.Repeat("lorem ipsum dolor sit amet, ", 1024/28+1)[:1000]
+	req := &protocol.CompletionRequest{Model: "mock-1", MaxTokens: 4,
+		Messages: []protocol.ChatMessage{{Role: protocol.RoleUser, Content: prompt}}}
+	for _, bc := range []struct {
+		op   string
+		a, b bool // metrics on sides a and b
+	}{{"Ping", true, false}, {"Ping", false, false}, {"AppendComplete1KiB", true, false}, {"AppendComplete1KiB", false, false}} {
+		op := bc.op
+		name := fmt.Sprintf("op=%s/pair=%s-vs-off", op, map[bool]string{true: "on", false: "off"}[bc.a])
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			var calls [2]func() // 0: side a, 1: side b
+			var wakeups [2]func() uint64
+			for i, on := range []bool{bc.a, bc.b} {
+				var cfg Config
+				if on {
+					cfg.MetricsAddr = "127.0.0.1:0"
+				}
+				srv := testServer(b, cfg)
+				if (srv.m != nil) != on {
+					b.Fatal("metrics on the wrong side")
+				}
+				cl := dial(b, srv, client.WithTransport(protocol.TransportShm), client.WithHeartbeat(0, 0))
+				wakeups[i] = func() uint64 { return daemonWakeups(srv) }
+				buf := make([]byte, 0, 4096)
+				calls[i] = func() {
+					var err error
+					if op == "Ping" {
+						_, err = cl.Ping(ctx)
+					} else {
+						buf, _, err = cl.AppendComplete(ctx, buf[:0], req)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			const run = 64
+			start := time.Now()
+			for i := 0; i < 2000 || time.Since(start) < 100*time.Millisecond; i++ {
+				calls[(i/run)%2]()
+			}
+			var total [2]time.Duration
+			var count [2]int
+			var ratios []float64
+			w0 := [2]uint64{wakeups[0](), wakeups[1]()}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for done, pair := 0, 0; done < b.N; pair++ {
+				n := min(run, (b.N-done+1)/2)
+				var t [2]time.Duration
+				for _, side := range [2]int{pair % 2, 1 - pair%2} {
+					t0 := time.Now()
+					for range n {
+						calls[side]()
+					}
+					t[side] = time.Since(t0)
+					total[side] += t[side]
+					count[side] += n
+				}
+				done += 2 * n
+				ratios = append(ratios, float64(t[0])/float64(t[1]))
+			}
+			b.StopTimer()
+			for i, side := range [2]string{"a", "b"} {
+				b.ReportMetric(float64(wakeups[i]()-w0[i])/float64(count[i]), side+"-wakeups/call")
+			}
+			sort.Float64s(ratios)
+			b.ReportMetric(ratios[len(ratios)/2], "a/b-ratio")
+			b.ReportMetric(float64(total[0].Nanoseconds())/float64(count[0]), "a-ns/call")
+			b.ReportMetric(float64(total[1].Nanoseconds())/float64(count[1]), "b-ns/call")
+		})
+	}
+}
+
+// daemonWakeups sums the wake-ups the daemon's shared-memory sessions
+// sent to a parked client: how often a client had stopped spinning and
+// parked before its answer came.
+func daemonWakeups(srv *Server) uint64 {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	var n uint64
+	for _, sess := range srv.sessions {
+		if fc, ok := sess.fc.(*shmFrameConn); ok {
+			n += fc.Stats().Wakeups
+		}
+	}
+	return n
 }

@@ -415,7 +415,7 @@ func (s *session) serveFrame(f protocol.Frame) error {
 			s.inflight.Add(1)
 			s.srv.inflight.Add(1)
 			if s.m != nil {
-				c.start = time.Now()
+				c.start = monoNow()
 			}
 			s.runInline(c, h)
 			return nil
@@ -423,7 +423,7 @@ func (s *session) serveFrame(f protocol.Frame) error {
 	}
 	c := newCall(s, f)
 	if s.m != nil {
-		c.start = time.Now()
+		c.start = monoNow()
 	}
 	s.mu.Lock()
 	s.calls[f.ID] = c
@@ -526,7 +526,7 @@ func (s *session) run(c *call, h Handler) {
 		s.inflight.Add(-1)
 		s.srv.inflight.Add(-1)
 		if s.m != nil {
-			s.m.requestDone(c.req.Type, c.start)
+			s.m.requestDone(c.req.Type, c.start, c.end)
 		}
 	}()
 	h.ServeFrame(c.ctx, c, &c.req)
@@ -544,7 +544,7 @@ func (s *session) runInline(c *call, h Handler) {
 		}
 		c.finished.Store(true) // late frames from a misbehaving handler are dropped
 		if s.m != nil {
-			s.m.requestDone(c.req.Type, c.start)
+			s.m.requestDone(c.req.Type, c.start, c.end)
 		}
 		c.req.Payload, c.req.cview, c.req.cviewOf = nil, protocol.CompletionRequestView{}, nil
 		s.inflight.Add(-1)

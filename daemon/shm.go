@@ -3,9 +3,8 @@ package daemon
 import (
 	"errors"
 	"net"
+	"sync/atomic"
 	"syscall"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ringwire/ringwire/protocol"
 	"github.com/ringwire/ringwire/shmring"
@@ -22,7 +21,7 @@ type shmFrameConn struct {
 	msgs      [][]byte
 	threshold int // compress payloads from this size; 0: never
 
-	in, out prometheus.Counter // bytes received and sent; nil: metrics off
+	in, out *atomic.Uint64 // bytes received and sent; nil: metrics off
 }
 
 // newShmFrameConn adapts c, counting its bytes in m's counters unless m
@@ -30,7 +29,7 @@ type shmFrameConn struct {
 func newShmFrameConn(c *shmring.Conn, m *metrics) *shmFrameConn {
 	fc := &shmFrameConn{Conn: c}
 	if m != nil {
-		fc.in, fc.out = m.shmIn, m.shmOut
+		fc.in, fc.out = &m.shmIn, &m.shmOut
 	}
 	return fc
 }
@@ -44,7 +43,7 @@ func (c *shmFrameConn) PeekBatch(dst [][]byte) ([][]byte, error) {
 		for _, m := range msgs {
 			n += len(m)
 		}
-		c.in.Add(float64(n))
+		c.in.Add(uint64(n))
 	}
 	return msgs, err
 }
@@ -55,7 +54,7 @@ func (c *shmFrameConn) WriteFrame(typ protocol.MsgType, flags protocol.Flags, id
 	c.wbuf = protocol.AppendFrameCompress(c.wbuf[:0], typ, flags, id, payload, c.threshold)
 	err := c.WriteMsg(c.wbuf)
 	if err == nil && c.out != nil {
-		c.out.Add(float64(len(c.wbuf)))
+		c.out.Add(uint64(len(c.wbuf)))
 	}
 	if cap(c.wbuf) > 1<<20 {
 		c.wbuf = nil
@@ -67,7 +66,7 @@ func (c *shmFrameConn) WriteFrame(typ protocol.MsgType, flags protocol.Flags, id
 // of the client).
 func (c *shmFrameConn) WriteFrames(buf []byte, ends []int) error {
 	if c.out != nil {
-		c.out.Add(float64(len(buf)))
+		c.out.Add(uint64(len(buf)))
 	}
 	if len(ends) == 1 {
 		return c.WriteMsg(buf)

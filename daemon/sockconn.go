@@ -4,8 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-
-	"github.com/prometheus/client_golang/prometheus"
+	"sync/atomic"
 
 	"github.com/ringwire/ringwire/protocol"
 )
@@ -25,7 +24,7 @@ type sockConn struct {
 func newSockConn(c net.Conn, maxPayload int, m *metrics) *sockConn {
 	var rw io.ReadWriter = c
 	if m != nil {
-		rw = &countingConn{c: c, in: m.sockIn, out: m.sockOut}
+		rw = &countingConn{c: c, in: &m.sockIn, out: &m.sockOut}
 	}
 	return &sockConn{c: c, r: protocol.NewReader(rw, protocol.WithMaxPayload(maxPayload)), w: protocol.NewWriter(rw)}
 }
@@ -33,18 +32,18 @@ func newSockConn(c net.Conn, maxPayload int, m *metrics) *sockConn {
 // countingConn counts the bytes read from and written to a socket.
 type countingConn struct {
 	c       net.Conn
-	in, out prometheus.Counter
+	in, out *atomic.Uint64
 }
 
 func (c *countingConn) Read(p []byte) (int, error) {
 	n, err := c.c.Read(p)
-	c.in.Add(float64(n))
+	c.in.Add(uint64(max(n, 0)))
 	return n, err
 }
 
 func (c *countingConn) Write(p []byte) (int, error) {
 	n, err := c.c.Write(p)
-	c.out.Add(float64(n))
+	c.out.Add(uint64(max(n, 0)))
 	return n, err
 }
 

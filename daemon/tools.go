@@ -95,9 +95,9 @@ func ToolHandler(cfg Config) Handler {
 			return
 		}
 		var tm *toolMetrics
-		var start time.Time
-		if m := metricsOf(w); m != nil {
-			tm, start = m.tool(tc.Name), time.Now()
+		var start int64
+		if m, _ := metricsOf(w); m != nil {
+			tm, start = m.tool(tc.Name), monoNow()
 		}
 		if cfg.DebugTools && (tc.Name == "echo" || tc.Name == "sleep") {
 			outcome := debugTool(ctx, w, &tc)
