@@ -164,12 +164,13 @@ func rescale(t *testing.T, data []byte, f float64) []byte {
 func TestServe(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "s.db")
+	runsDir := filepath.Join(t.TempDir(), "runs")
 	mustRun(t, ExitOK, "ingest", "-db", db, "-machine", "m1", "../testdata/gotest-count6.txt")
 	ctx, cancel := context.WithCancel(t.Context())
 	out := &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- Run(ctx, []string{"serve", "-db", db, "-addr", "127.0.0.1:0", "-results", dir}, out, io.Discard)
+		done <- Run(ctx, []string{"serve", "-db", db, "-addr", "127.0.0.1:0", "-results", dir, "-runs", runsDir}, out, io.Discard)
 	}()
 	var url string
 	for deadline := time.Now().Add(10 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
@@ -192,6 +193,34 @@ func TestServe(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"total": 1`) {
 		t.Errorf("GET api/runs: %d %s", resp.StatusCode, body)
+	}
+	// An upload is saved in the machine-local runs directory, never in the
+	// committed results directory (it would dirty the checkout).
+	txt := func(d string) (n int) {
+		es, _ := os.ReadDir(d)
+		for _, e := range es {
+			if strings.HasSuffix(e.Name(), ".txt") {
+				n++
+			}
+		}
+		return n
+	}
+	before := txt(dir)
+	resp, err = http.Post(url+"api/runs?machine=ci&commit=0123456789abcdef0123456789abcdef01234567", "text/plain",
+		strings.NewReader("BenchmarkUpload-2 100 12.5 ns/op\nBenchmarkUpload-2 100 12.7 ns/op\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST api/runs: %d %s", resp.StatusCode, body)
+	}
+	if n := txt(runsDir); n != 1 {
+		t.Errorf("runs directory after an upload: %d results files, want the one uploaded", n)
+	}
+	if after := txt(dir); after != before {
+		t.Errorf("the results directory changed on upload: %d results files, then %d", before, after)
 	}
 	http.DefaultClient.CloseIdleConnections()
 	cancel()

@@ -27,7 +27,10 @@ var staticFS embed.FS
 // Options configure a Server. The zero value works.
 type Options struct {
 	// ResultsDir, when set, is where POST /api/runs saves each accepted
-	// upload as a benchfmt file, so that "benchdash rebuild" finds it.
+	// upload as a benchfmt file, so that "benchdash rebuild" and the next
+	// serve find it. serve passes its -runs directory (bench/local/runs,
+	// ignored by git): a run posted to a developer's dashboard must not
+	// dirty the checkout it serves from; bench:save is what shares a run.
 	ResultsDir string
 	// Logger receives server errors; default slog.Default().
 	Logger *slog.Logger
