@@ -51,8 +51,9 @@ commands:
            mark a run as its machine's baseline and record it in the committed results
   compare  [-db F] [-run ID|latest] [-against baseline|previous|commit:SHA|run:ID] [-threshold 10]
            print a benchstat-style comparison; exit 1 on a significant regression
-  serve    [-db F] [-results D] [-addr 127.0.0.1:8080]
-           serve the dashboard
+  serve    [-db F] [-results D] [-runs D] [-import=true] [-repo .] [-addr 127.0.0.1:8080]
+           serve the dashboard, first importing the results files of -results and
+           -runs the database lacks; uploads are saved in -runs
   rebuild  [-db F] [-runs D] [-results D]
            recreate the database from the results files
 `
