@@ -38,6 +38,7 @@ type Conn struct {
 	laddr  net.Addr
 	raddr  net.Addr
 	maxMsg int
+	hints  bool // publish CPU hints and unstack after a park (SPEC §3)
 
 	rxMu     sync.Mutex
 	rx       rxState
@@ -82,6 +83,7 @@ func newConn(sock *net.UnixConn, mem []byte, l layout, txRing int, rxData, rxSpa
 		laddr:       sock.LocalAddr(),
 		raddr:       sock.RemoteAddr(),
 		maxMsg:      maxMsg,
+		hints:       cfg.cpuHints,
 		rxWait:      rw,
 		rxSignal:    rxSpace,
 		txWait:      tw,

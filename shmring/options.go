@@ -26,6 +26,10 @@ const (
 	DefaultSpin = 50 * time.Microsecond
 )
 
+// defaultCPUHints is whether connections publish CPU hints and move a woken
+// thread off its waker's CPU unless an option says otherwise.
+var defaultCPUHints = true
+
 // Option configures Listen or Dial. Options that concern only one side are
 // ignored by the other, as documented on each.
 type Option func(*config)
@@ -36,6 +40,7 @@ type config struct {
 	maxMessage       int
 	handshakeTimeout time.Duration
 	spin             time.Duration
+	cpuHints         bool
 	admit            func(PeerInfo) ([]byte, bool)
 	allowUIDs        []uint32
 }
@@ -47,6 +52,7 @@ func defaultConfig() config {
 		maxMessage:       DefaultMaxMessage,
 		handshakeTimeout: DefaultHandshakeTimeout,
 		spin:             DefaultSpin,
+		cpuHints:         defaultCPUHints,
 	}
 }
 

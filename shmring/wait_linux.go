@@ -144,7 +144,7 @@ func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked int
 		c.stParks.Add(1)
 		err := w.park()
 		parked.Store(0)
-		if err == nil && unstack(wakerCPU) {
+		if err == nil && c.hints && unstack(wakerCPU) {
 			c.stUnstacks.Add(1)
 		}
 		if !start.IsZero() {
@@ -169,7 +169,9 @@ func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked int
 func (c *Conn) releaseRx() {
 	if c.rx.release() {
 		c.stWakeups.Add(1)
-		c.rx.consCPU.Store(cpuHint())
+		if c.hints {
+			c.rx.consCPU.Store(cpuHint())
+		}
 		signal(c.rxSignal)
 	}
 }
@@ -189,7 +191,9 @@ func (c *Conn) releaseRxLazy() {
 func (c *Conn) publishTx() {
 	if c.tx.publish() {
 		c.stWakeups.Add(1)
-		c.tx.prodCPU.Store(cpuHint())
+		if c.hints {
+			c.tx.prodCPU.Store(cpuHint())
+		}
 		signal(c.txSignal)
 	}
 }
