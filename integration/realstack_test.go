@@ -38,12 +38,14 @@ import (
 
 // realServerEnv makes the test binary a realstack server:
 // "STACK,TRANSPORT,PATH". RINGWIRE_REALSTACK_SPIN (a duration) sets
-// shmring.WithSpin on both sides, RINGWIRE_REALSTACK_PAUSE ("EVERY,MAX")
+// shmring.WithSpin on both sides, RINGWIRE_REALSTACK_WAIT (spin or
+// predict) shmring.WithWaitPolicy, RINGWIRE_REALSTACK_PAUSE ("EVERY,MAX")
 // the server's pauses in the stress stream.
 const (
 	realServerEnv = "RINGWIRE_REALSTACK_SERVER"
 	realSpinEnv   = "RINGWIRE_REALSTACK_SPIN"
 	realPauseEnv  = "RINGWIRE_REALSTACK_PAUSE"
+	realWaitEnv   = "RINGWIRE_REALSTACK_WAIT"
 )
 
 // init, not TestMain: a server child must not build the daemon binaries
@@ -112,6 +114,15 @@ func realShmOptions() ([]shmring.Option, error) {
 			return nil, fmt.Errorf("%s=%q: %w", realSpinEnv, v, err)
 		}
 		opts = append(opts, shmring.WithSpin(d))
+	}
+	switch v := os.Getenv(realWaitEnv); v {
+	case "":
+	case "spin":
+		opts = append(opts, shmring.WithWaitPolicy(shmring.WaitSpin))
+	case "predict":
+		opts = append(opts, shmring.WithWaitPolicy(shmring.WaitPredict))
+	default:
+		return nil, fmt.Errorf("%s=%q: want spin or predict", realWaitEnv, v)
 	}
 	return opts, nil
 }

@@ -39,16 +39,19 @@ type Conn struct {
 	raddr  net.Addr
 	maxMsg int
 	hints  bool // publish CPU hints and unstack after a park (SPEC §3)
+	policy WaitPolicy
 
 	rxMu     sync.Mutex
 	rx       rxState
 	rxWait   *waiter
+	rxPred   predictor
 	rxSignal *os.File // peer's "space" doorbell: rung after releasing
 	peekRef  bool     // a segment reference is held for peeked slices
 
 	txMu     sync.Mutex
 	tx       txState
 	txWait   *waiter
+	txPred   predictor
 	txSignal *os.File // peer's "data" doorbell: rung after publishing
 
 	rdl, wdl atomic.Int64 // deadlines in Unix ns, 0 = none
@@ -84,6 +87,7 @@ func newConn(sock *net.UnixConn, mem []byte, l layout, txRing int, rxData, rxSpa
 		raddr:       sock.RemoteAddr(),
 		maxMsg:      maxMsg,
 		hints:       cfg.cpuHints,
+		policy:      cfg.waitPolicy,
 		rxWait:      rw,
 		rxSignal:    rxSpace,
 		txWait:      tw,

@@ -41,6 +41,7 @@ type config struct {
 	handshakeTimeout time.Duration
 	spin             time.Duration
 	cpuHints         bool
+	waitPolicy       WaitPolicy
 	admit            func(PeerInfo) ([]byte, bool)
 	allowUIDs        []uint32
 }
@@ -53,6 +54,7 @@ func defaultConfig() config {
 		handshakeTimeout: DefaultHandshakeTimeout,
 		spin:             DefaultSpin,
 		cpuHints:         defaultCPUHints,
+		waitPolicy:       defaultWaitPolicy,
 	}
 }
 
@@ -93,6 +95,37 @@ func WithHandshakeTimeout(d time.Duration) Option {
 // shrinks while spinning does not pay off. Zero parks at once. Default
 // DefaultSpin (50 µs).
 func WithSpin(d time.Duration) Option { return func(c *config) { c.spin = d } }
+
+// WaitPolicy is how a call that has to wait for its peer (for data, or for
+// space in a full ring) spends the wait before it parks on its eventfd.
+type WaitPolicy uint8
+
+const (
+	// WaitSpin (latency first) spins up to the WithSpin bound before every
+	// park; the bound shrinks only after waits far longer than it. When
+	// the peer answers within the bound (a closed request/response loop,
+	// a busy stream) no system call is made and a round trip costs well
+	// under a microsecond; when it does not (a real stack's reply after
+	// several goroutine hand-offs, a paced or idle peer, a loaded
+	// machine), every wait pays the whole spin and then the wake-up.
+	WaitSpin WaitPolicy = iota
+	// WaitPredict (CPU first) spins only while spinning has been paying:
+	// after two waits in a row whose spin ran out it parks at once,
+	// trying a full spin again on every 16th wait, and goes back to
+	// spinning as soon as one ends while spinning. A side that parks at
+	// once does not move its thread off its waker's CPU (SPEC §3): that
+	// move exists for two spinning peers. It saves the spin's CPU on
+	// waits that would have parked anyway, at the price of a wake-up on
+	// the first waits after traffic turns fast again.
+	WaitPredict
+)
+
+// defaultWaitPolicy is the policy unless WithWaitPolicy says otherwise.
+var defaultWaitPolicy = WaitSpin
+
+// WithWaitPolicy sets how waits spend their time before parking (see
+// WaitPolicy); each side chooses its own. Default WaitSpin.
+func WithWaitPolicy(p WaitPolicy) Option { return func(c *config) { c.waitPolicy = p } }
 
 // WithAdmit installs the listener's admission hook. It runs for every
 // dialer after the uid check, before any memory is allocated; returning

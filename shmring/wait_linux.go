@@ -23,14 +23,14 @@ func (c *Conn) waitRx(ctx context.Context) error {
 		e, err := r.empty()
 		return !e, err
 	}
-	return c.failOnCorrupt(c.wait(ctx, w, &c.rdl, r.consParked, r.prodCPU, ready, c.rxErr))
+	return c.failOnCorrupt(c.wait(ctx, w, &c.rxPred, &c.rdl, r.consParked, r.prodCPU, ready, c.rxErr))
 }
 
 // waitTx waits until the consumer released space. Called with txMu held.
 func (c *Conn) waitTx(ctx context.Context) error {
 	w, p := c.txWait, &c.tx.producer
 	ready := func() (bool, error) { return p.cons.Load() != p.consSeen, nil }
-	return c.failOnCorrupt(c.wait(ctx, w, &c.wdl, p.prodParked, p.consCPU, ready, c.txErr))
+	return c.failOnCorrupt(c.wait(ctx, w, &c.txPred, &c.wdl, p.prodParked, p.consCPU, ready, c.txErr))
 }
 
 // failOnCorrupt ends the connection when a wait found a corrupt position.
@@ -51,7 +51,7 @@ const gsFirst = 16 * time.Microsecond
 // sequentially consistent, as are the peer's position store and flag load,
 // so a signal cannot be lost. After a park it moves the thread off the CPU
 // the peer woke it from (wakerCPU, the peer's hint; see unstack).
-func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked interface {
+func (c *Conn) wait(ctx context.Context, w *waiter, pred *predictor, dl *atomic.Int64, parked interface {
 	Store(uint32)
 	Swap(uint32) uint32
 }, wakerCPU *atomic.Uint32, ready func() (bool, error), downErr func(uint32) error) error {
@@ -68,14 +68,19 @@ func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked int
 		}
 		return downErr(st)
 	}
+	spin := w.spin
+	if c.policy == WaitPredict {
+		spin = pred.bound(w.spinMax)
+	}
 	var start time.Time
-	if w.spin > 0 {
+	if spin > 0 {
 		start = time.Now()
 		gsAt := gsFirst
 		for i := 1; ; i++ {
 			if ok, err := ready(); ok || err != nil {
 				if ok {
 					c.stSpinHits.Add(1)
+					pred.hit()
 				}
 				return err
 			}
@@ -86,8 +91,9 @@ func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked int
 				continue
 			}
 			spun := time.Since(start)
-			if spun >= w.spin {
+			if spun >= spin {
 				c.stSpinMisses.Add(1)
+				pred.miss()
 				break
 			}
 			// Now and then, not in a short wait, let this process's other
@@ -144,10 +150,10 @@ func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked int
 		c.stParks.Add(1)
 		err := w.park()
 		parked.Store(0)
-		if err == nil && c.hints && unstack(wakerCPU) {
+		if err == nil && c.hints && (c.policy != WaitPredict || !pred.parking) && unstack(wakerCPU) {
 			c.stUnstacks.Add(1)
 		}
-		if !start.IsZero() {
+		if !start.IsZero() && c.policy != WaitPredict {
 			w.adapt(time.Since(start))
 		}
 		if err != nil {
@@ -162,6 +168,47 @@ func (c *Conn) wait(ctx context.Context, w *waiter, dl *atomic.Int64, parked int
 		if ok, err := ready(); ok || err != nil {
 			return err
 		}
+	}
+}
+
+// predictor is WaitPredict's state for one direction (used with the
+// direction's mutex held): whether spinning has stopped paying.
+type predictor struct {
+	misses  uint8  // consecutive waits whose spin ran out
+	parking bool   // park at once, but for the probes
+	waits   uint32 // waits since parking began
+}
+
+// predictMisses spins in a row that ran out make a direction park at
+// once; every predictProbe-th wait after that spins again, to notice
+// when it would pay.
+const (
+	predictMisses = 2
+	predictProbe  = 16
+)
+
+// bound is how long the next wait spins.
+func (p *predictor) bound(spinMax time.Duration) time.Duration {
+	if !p.parking {
+		return spinMax
+	}
+	p.waits++
+	if p.waits%predictProbe == 0 {
+		return spinMax
+	}
+	return 0
+}
+
+// hit records a wait that ended while spinning.
+func (p *predictor) hit() { *p = predictor{} }
+
+// miss records a wait whose spin ran out.
+func (p *predictor) miss() {
+	if p.misses < predictMisses {
+		p.misses++
+	}
+	if p.misses >= predictMisses && !p.parking {
+		p.parking, p.waits = true, 0
 	}
 }
 

@@ -1,0 +1,129 @@
+package shmring
+
+import (
+	"testing"
+	"time"
+)
+
+func TestPredictor(t *testing.T) {
+	const max = 50 * time.Microsecond
+	var p predictor
+	if b := p.bound(max); b != max {
+		t.Fatalf("fresh predictor spins %v, want %v", b, max)
+	}
+	p.miss()
+	if b := p.bound(max); b != max {
+		t.Fatalf("after one miss: spin %v, want %v", b, max)
+	}
+	p.miss()
+	spins := 0
+	for range 10 * predictProbe {
+		if b := p.bound(max); b == max {
+			spins++
+			p.miss() // the probe ran out too
+		} else if b != 0 {
+			t.Fatalf("parking predictor spins %v", b)
+		}
+	}
+	if spins != 10 {
+		t.Fatalf("%d probes in %d waits, want 10", spins, 10*predictProbe)
+	}
+	p.hit()
+	if b := p.bound(max); b != max || p.parking {
+		t.Fatalf("after a hit: spin %v, parking %v", b, p.parking)
+	}
+	p.miss()
+	p.hit()
+	p.miss()
+	if p.parking {
+		t.Fatal("a hit between two misses still made it park")
+	}
+}
+
+// TestWaitPredict: over a real connection, after two spins that ran out
+// the reader parks at once (no more misses, one park per wait) but for a
+// probe every predictProbe waits; a probe that pays brings the spin back;
+// and a parking reader does not move its thread (no unstack).
+func TestWaitPredict(t *testing.T) {
+	d, l := pipe(t, nil, []Option{WithSpin(20 * time.Microsecond), WithWaitPolicy(WaitPredict)})
+	// exchange makes d wait for one message: written after d parked, or
+	// after delay if d is not expected to park.
+	exchange := func(afterPark bool, delay time.Duration) {
+		t.Helper()
+		parks := d.Stats().Parks
+		errc := make(chan error, 1)
+		go func() {
+			if afterPark {
+				for d.Stats().Parks == parks {
+					time.Sleep(50 * time.Microsecond)
+				}
+			} else {
+				time.Sleep(delay)
+			}
+			errc <- l.WriteMsg([]byte("x"))
+		}()
+		if _, err := d.ReadMsg(nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		exchange(true, 0)
+	}
+	s0 := d.Stats()
+	if s0.SpinMisses != 2 || s0.Parks != 2 {
+		t.Fatalf("after two slow answers: %d misses, %d parks, want 2, 2", s0.SpinMisses, s0.Parks)
+	}
+	for range predictProbe - 1 {
+		exchange(true, 0)
+	}
+	s1 := d.Stats()
+	if m := s1.SpinMisses - s0.SpinMisses; m != 0 {
+		t.Errorf("%d misses while parking at once, want 0", m)
+	}
+	if p := s1.Parks - s0.Parks; p != predictProbe-1 {
+		t.Errorf("%d parks in %d waits, want one each", p, predictProbe-1)
+	}
+	if u := s1.Unstacks - s0.Unstacks; u != 0 {
+		t.Errorf("%d unstacks while parking at once", u)
+	}
+	// The next wait is a probe: it spins (and, the answer being slow,
+	// misses) and the direction goes on parking.
+	exchange(true, 0)
+	if s2 := d.Stats(); s2.SpinMisses != s1.SpinMisses+1 || !d.rxPred.parking {
+		t.Errorf("probe: misses %d -> %d, parking %v", s1.SpinMisses, s2.SpinMisses, d.rxPred.parking)
+	}
+
+	// A probe that pays brings the spin back (a long bound, so the answer
+	// comes within it however loaded the machine).
+	d2, l2 := pipe(t, nil, []Option{WithSpin(2 * time.Second), WithWaitPolicy(WaitPredict)})
+	for attempt := 0; ; attempt++ {
+		d2.rxMu.Lock()
+		d2.rxPred = predictor{misses: predictMisses, parking: true, waits: predictProbe - 1}
+		d2.rxMu.Unlock()
+		hits := d2.Stats().SpinHits
+		errc := make(chan error, 1)
+		go func() {
+			time.Sleep(2 * time.Millisecond)
+			errc <- l2.WriteMsg([]byte("x"))
+		}()
+		if _, err := d2.ReadMsg(nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		if d2.Stats().SpinHits == hits && attempt < 5 {
+			continue // the reader came after the data: no wait
+		}
+		d2.rxMu.Lock()
+		parking := d2.rxPred.parking
+		d2.rxMu.Unlock()
+		if d2.Stats().SpinHits != hits+1 || parking {
+			t.Errorf("paying probe: hits %d -> %d, parking %v", hits, d2.Stats().SpinHits, parking)
+		}
+		break
+	}
+}
