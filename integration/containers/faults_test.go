@@ -122,7 +122,11 @@ func TestContainerKilled(t *testing.T) {
 		if !strings.HasPrefix(want, r.got) || len(r.got) == 0 {
 			t.Fatalf("%s: the stream's text before the kill is not a prefix of the answer: %q", r.tr, r.got)
 		}
-		worst[r.tr] = max(worst[r.tr], r.at.Sub(died))
+		// Signed: a stream can fail before the pidfd wakes (the kernel
+		// closes the sockets before it reaps the process).
+		if w, ok := worst[r.tr]; !ok || r.at.Sub(died) > w {
+			worst[r.tr] = r.at.Sub(died)
+		}
 	}
 	for _, tr := range transports {
 		t.Logf("FIGURE docker kill mid-stream: %s: all %d streams failed (ErrConnLost, clean prefix) within %v of ringwired's exit "+

@@ -95,7 +95,7 @@ func prepare(dir string) error {
 	}
 	binDir = dir
 	bin := filepath.Join(dir, "ringwired")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/ringwire/ringwire/daemon/cmd/ringwired")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/ringwire/ringwire/daemon/cmd/ringwired")
 	// The image is FROM scratch: no libc, so no cgo.
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
