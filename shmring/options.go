@@ -112,7 +112,8 @@ const (
 	// WaitPredict (CPU first) spins only while spinning has been paying:
 	// after two waits in a row whose spin ran out it parks at once,
 	// trying a full spin again on every 16th wait, and goes back to
-	// spinning as soon as one ends while spinning. A side that parks at
+	// spinning as soon as a wait ends while spinning, or ends, wake-up
+	// included, within the spin bound although it parked. A side that parks at
 	// once does not move its thread off its waker's CPU (SPEC §3): that
 	// move exists for two spinning peers. It saves the spin's CPU on
 	// waits that would have parked anyway, at the price of a wake-up on

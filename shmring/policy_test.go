@@ -42,8 +42,9 @@ func TestPredictor(t *testing.T) {
 
 // TestWaitPredict: over a real connection, after two spins that ran out
 // the reader parks at once (no more misses, one park per wait) but for a
-// probe every predictProbe waits; a probe that pays brings the spin back;
-// and a parking reader does not move its thread (no unstack).
+// probe every predictProbe waits; a probe that pays brings the spin back,
+// and so does a parked wait answered within the spin bound; a parking
+// reader does not move its thread (no unstack).
 func TestWaitPredict(t *testing.T) {
 	d, l := pipe(t, nil, []Option{WithSpin(20 * time.Microsecond), WithWaitPolicy(WaitPredict)})
 	// exchange makes d wait for one message: written after d parked, or
@@ -57,6 +58,9 @@ func TestWaitPredict(t *testing.T) {
 				for d.Stats().Parks == parks {
 					time.Sleep(50 * time.Microsecond)
 				}
+				// Well past the spin bound: a wait answered within it,
+				// wake-up included, would count as one the spin pays.
+				time.Sleep(time.Millisecond)
 			} else {
 				time.Sleep(delay)
 			}
@@ -125,5 +129,32 @@ func TestWaitPredict(t *testing.T) {
 			t.Errorf("paying probe: hits %d -> %d, parking %v", hits, d2.Stats().SpinHits, parking)
 		}
 		break
+	}
+
+	// A parked wait answered, wake-up included, within the bound: spin
+	// again. (The bound is long so that the machine's load cannot make it
+	// miss.)
+	d3, l3 := pipe(t, nil, []Option{WithSpin(2 * time.Second), WithWaitPolicy(WaitPredict)})
+	d3.rxMu.Lock()
+	d3.rxPred = predictor{misses: predictMisses, parking: true, waits: 1}
+	d3.rxMu.Unlock()
+	parks := d3.Stats().Parks
+	errc := make(chan error, 1)
+	go func() {
+		for d3.Stats().Parks == parks {
+			time.Sleep(50 * time.Microsecond)
+		}
+		errc <- l3.WriteMsg([]byte("x"))
+	}()
+	if _, err := d3.ReadMsg(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	d3.rxMu.Lock()
+	defer d3.rxMu.Unlock()
+	if d3.rxPred.parking {
+		t.Error("a parked wait answered within the bound left the policy parking")
 	}
 }

@@ -69,8 +69,11 @@ func (c *Conn) wait(ctx context.Context, w *waiter, pred *predictor, dl *atomic.
 		return downErr(st)
 	}
 	spin := w.spin
+	var begin time.Time // when a WaitPredict wait that parks at once began
 	if c.policy == WaitPredict {
-		spin = pred.bound(w.spinMax)
+		if spin = pred.bound(w.spinMax); spin == 0 {
+			begin = time.Now()
+		}
 	}
 	var start time.Time
 	if spin > 0 {
@@ -150,6 +153,11 @@ func (c *Conn) wait(ctx context.Context, w *waiter, pred *predictor, dl *atomic.
 		c.stParks.Add(1)
 		err := w.park()
 		parked.Store(0)
+		if err == nil && !begin.IsZero() && time.Since(begin) < w.spinMax {
+			// Answered, wake-up included, within a spin's bound: the
+			// spin would have paid. Spin again.
+			pred.hit()
+		}
 		if err == nil && c.hints && (c.policy != WaitPredict || !pred.parking) && unstack(wakerCPU) {
 			c.stUnstacks.Add(1)
 		}
