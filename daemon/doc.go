@@ -28,6 +28,15 @@
 // Listen; README.md ("Configuration file", "Socket activation") and the
 // unit files in systemd/ show both.
 //
+// With Config.MetricsAddr (ringwired -metrics 127.0.0.1:9464) the server
+// serves Prometheus metrics at MetricsPath (/metrics) from a registry of
+// its own, or puts them in Config.MetricsRegistry: sessions, frames and
+// bytes, request durations, errors by code, ring occupancy, provider
+// latency and tokens, tool calls, and the Go and process collectors;
+// README.md ("Metrics") lists them. What the hot path touches is resolved
+// at New into arrays of atomic counters, so metrics allocate nothing per
+// request; off, each hook is a nil check.
+//
 // Usage:
 //
 //	srv, err := daemon.New(daemon.Config{SocketPath: "/run/user/1000/ringwire/ringwired.sock"})
