@@ -444,6 +444,7 @@ func TestSocketActivationErrors(t *testing.T) {
 		{[]*os.File{pr}, "shm", "descriptor 3: not a socket"},
 	} {
 		cmd := activated(bin, tc.files, tc.names, "-config", "", "-socket", sock)
+		cmd.Env = append(cmd.Env, "GOCOVERDIR="+coverDir())
 		out, err := cmd.CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), tc.want) {
 			t.Errorf("%s: %v\n%s\nwant %q", tc.names, err, out, tc.want)
@@ -506,7 +507,9 @@ func TestConfigFileBinary(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("[limits]\nmax_conns = 7\nmax_con = 8\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(bin, "-config", bad).CombinedOutput()
+	cmd := exec.Command(bin, "-config", bad)
+	cmd.Env = append(os.Environ(), "GOCOVERDIR="+coverDir())
+	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), bad+`:3: key "limits.max_con": unknown key`) {
 		t.Errorf("bad file: %v\n%s", err, out)
 	}
