@@ -523,11 +523,13 @@ func (s *session) run(c *call, h Handler) {
 		delete(s.calls, c.req.ID)
 		s.mu.Unlock()
 		c.cancel()
-		s.inflight.Add(-1)
-		s.srv.inflight.Add(-1)
 		if s.m != nil {
+			// Before the request leaves the in-flight count: a scrape
+			// that sees none in flight sees every duration.
 			s.m.requestDone(c.req.Type, c.start, c.end)
 		}
+		s.inflight.Add(-1)
+		s.srv.inflight.Add(-1)
 	}()
 	h.ServeFrame(c.ctx, c, &c.req)
 }
