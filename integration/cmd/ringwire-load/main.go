@@ -148,6 +148,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ringwire-load: %v\n", err)
 		return 1
 	}
+	if slices.Contains(c.transports, "shm") && len(c.transports) > 1 {
+		fmt.Fprintln(stdout)
+		if err := load.WriteRatios(stdout, "shm", results); err != nil {
+			fmt.Fprintf(stderr, "ringwire-load: %v\n", err)
+			return 1
+		}
+	}
 	out := stdout
 	if c.benchOut != "" {
 		f, err := os.Create(c.benchOut)
@@ -419,7 +426,9 @@ func (c *config) sweep(ctx context.Context, stderr io.Writer) ([]*load.Result, [
 				switch t {
 				case "node":
 					if r, err = node.Measure(ctx, cell, servers[t].socket, opsFile, servers[t].pid); err != nil {
-						return results, cfg, err
+						// Reported as the cell's unexpected outcome: the sweep goes on.
+						r = &load.Result{Cell: cell, Sample: &load.Sample{Latency: load.NewHistogram(), Lag: load.NewHistogram()},
+							ClientCPU: -1, ServerCPU: -1, MemoryErr: err, Unexpected: 1, FirstUnexpected: err}
 					}
 				case "cacheline":
 					cl := loadpeers.NewCacheLine()

@@ -189,3 +189,32 @@ func TestTable(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestRatios(t *testing.T) {
+	rs := testResults()
+	base := rs[0]
+	other := &Result{
+		Cell: Cell{Scenario: Scenario{Name: "ping"}, Transport: "json", Rate: 1000, Conns: 4, Workers: 16, Duration: 3 * time.Second},
+		Sample: &Sample{Latency: histOf(6000), Lag: histOf(10), Due: 3000, Completed: 3000,
+			Elapsed: 3 * time.Second},
+		ClientCPU: 600 * time.Millisecond, ServerCPU: 600 * time.Millisecond,
+		Memory: Memory{RssAnon: 6 << 20, VmRSS: 12 << 20},
+	}
+	var buf bytes.Buffer
+	if err := WriteRatios(&buf, "shm", []*Result{base, other, rs[1]}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("ratios (the tool cell has no shm base, shm none to itself):\n%s", buf.String())
+	}
+	// p50 3 ms vs 1.5 ms, p99 5.94 vs 2.97 ms, same rate, CPU 2x and 4x, memory 3x.
+	for _, want := range []string{"json", "2.00x", "1.00x", "4.00x", "3.00x"} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("row %q lacks %q", lines[1], want)
+		}
+	}
+	if !strings.Contains(lines[0], "p50 vs shm") {
+		t.Errorf("header %q", lines[0])
+	}
+}

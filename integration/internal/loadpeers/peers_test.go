@@ -300,6 +300,30 @@ func TestNodePeer(t *testing.T) {
 			t.Errorf("rate %v: %d latencies of %d, cpu %v/%v, memory %v", rate, r.Sample.Latency.TotalCount(), r.Sample.Completed, r.ClientCPU, r.ServerCPU, r.MemoryErr)
 		}
 	}
+	pingOps := filepath.Join(t.TempDir(), "ping.json")
+	pw, _ := load.NewWorkload(load.Scenarios(0)[0], nil, 1)
+	if err := WriteOps(pingOps, pw); err != nil {
+		t.Fatal(err)
+	}
+	nodeDrainCheck(t, n, sock, pingOps, cmd.Process.Pid)
+}
+
+// nodeDrainCheck: a rate the Node client cannot reach ends at the drain
+// deadline, saturated, with what was not answered by then dropped.
+func nodeDrainCheck(t *testing.T, n *Node, sock, ops string, pid int) {
+	s, _ := load.LookupScenario("ping", 0)
+	c := load.Cell{Scenario: s, Transport: "node", Rate: 1e6, Conns: 1, Workers: 1, Duration: 300 * time.Millisecond}
+	start := time.Now()
+	r, err := n.Measure(context.Background(), c, sock, ops, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("a saturated cell took %v (drain deadline 1 s)", el)
+	}
+	if !r.Saturated() || r.Sample.Completed >= r.Sample.Due || r.Sample.Due != 300000 {
+		t.Errorf("1M/s: %d of %d answered, saturated %v", r.Sample.Completed, r.Sample.Due, r.Saturated())
+	}
 }
 
 func TestParseNodeOutput(t *testing.T) {

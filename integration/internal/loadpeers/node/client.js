@@ -10,6 +10,9 @@
 //   E <message>                                             first unexpected outcome
 //   R <due> <elapsed ns> <cpu us>                           at the end
 //
+// As in the Go generator, what is not answered max(duration/2, 1 s) after
+// the end of a phase is dropped (counted as due, not as answered).
+//
 //   node client.js SOCKET OPS_FILE RATE DURATION_MS WARMUP_MS CONNS INFLIGHT BURST_ON_MS BURST_OFF_MS
 'use strict';
 const net = require('net');
@@ -99,14 +102,20 @@ function phase(conns, durNs, record, startPos) {
     let pos = startPos, busy = 0, doneCount = 0, last = start, i = 0;
     const queue = [];
     const total = rate > 0 ? countDue(durNs) : Infinity;
-    let started = 0;
-    const maybeEnd = () => {
-      if (rate > 0 ? doneCount === total : (busy === 0 && now() >= end)) {
-        const el = last > end ? last - start : end - start;
-        resolve([rate > 0 ? total : started, Number(el)]);
-      }
+    let started = 0, over = false;
+    const finish = () => {
+      if (over) return;
+      over = true;
+      clearTimeout(drainTimer);
+      const el = last > end ? last - start : end - start;
+      resolve([rate > 0 ? total : started, Number(el)]);
     };
+    const maybeEnd = () => {
+      if (rate > 0 ? doneCount === total : (busy === 0 && now() >= end)) finish();
+    };
+    const drainTimer = setTimeout(finish, (durNs + Math.max(durNs / 2, 1e9)) / 1e6);
     const answer = (due, sent, failed, unexpected, msg) => {
+      if (over) return; // dropped at the drain deadline
       const t = now();
       busy--; doneCount++; last = t;
       if (record) {
@@ -116,7 +125,7 @@ function phase(conns, durNs, record, startPos) {
     };
     if (rate > 0) {
       const pump = () => {
-        while (busy < workers && queue.length > 0) {
+        while (!over && busy < workers && queue.length > 0) {
           const due = queue.shift();
           const op = ops[pos++ % ops.length];
           busy++;
@@ -139,6 +148,7 @@ function phase(conns, durNs, record, startPos) {
     // Closed loop: each worker calls back to back; in a burst's silence it waits.
     const period = BigInt(Math.round((burstOn + burstOff) * 1e6));
     const worker = (w) => {
+      if (over) return;
       const t0 = now();
       if (t0 >= end) { maybeEnd(); return; }
       if (burstOn > 0 && burstOff > 0) {
