@@ -4,9 +4,10 @@
 //
 // A Listener (a net.Listener) creates the memfd and the eventfd doorbells
 // for each dialer and passes them with SCM_RIGHTS; Dial validates and maps
-// them. A waiting call spins briefly, then parks its goroutine in Go's
-// netpoller on an eventfd: idle connections cost no OS thread, and a busy
-// stream makes no system call per message. A peer that writes impossible
+// them. A waiting call spins briefly while spinning pays (WithWaitPolicy),
+// then parks its goroutine in Go's netpoller on an eventfd: idle
+// connections cost no OS thread, and a busy stream makes no system call per
+// message. Stats counts spins that paid, spins that did not, and parks. A peer that writes impossible
 // values into shared memory gets ErrCorrupt and its connection closed; a
 // peer that dies is noticed at once through the socket (ErrPeerGone).
 //

@@ -91,8 +91,9 @@ func WithHandshakeTimeout(d time.Duration) Option {
 }
 
 // WithSpin sets how long, at most, a call waiting for data or space spins
-// before it parks on its eventfd. The spin adapts below this bound: it
-// shrinks while spinning does not pay off. Zero parks at once. Default
+// before it parks on its eventfd. The wait policy decides how much of it a
+// wait uses (WithWaitPolicy): WaitPredict spins the bound or not at all,
+// WaitSpin shrinks it after long waits. Zero parks at once. Default
 // DefaultSpin (50 µs).
 func WithSpin(d time.Duration) Option { return func(c *config) { c.spin = d } }
 
