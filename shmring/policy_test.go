@@ -158,3 +158,46 @@ func TestWaitPredict(t *testing.T) {
 		t.Error("a parked wait answered within the bound left the policy parking")
 	}
 }
+
+// TestWaitSpin: the latency-first policy spins before every park, and its
+// bound shrinks after waits far longer than it and comes back after a
+// short one.
+func TestWaitSpin(t *testing.T) {
+	const spinMax = 20 * time.Microsecond
+	d, l := pipe(t, nil, []Option{WithSpin(spinMax), WithWaitPolicy(WaitSpin)})
+	slow := func() {
+		t.Helper()
+		errc := make(chan error, 1)
+		go func() {
+			time.Sleep(5 * time.Millisecond)
+			errc <- l.WriteMsg([]byte("x"))
+		}()
+		if _, err := d.ReadMsg(nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	s0 := d.Stats()
+	for range 6 {
+		slow()
+	}
+	s1 := d.Stats()
+	if m := s1.SpinMisses - s0.SpinMisses; m != 6 {
+		t.Errorf("%d misses in 6 slow waits, want 6: WaitSpin spins before every park", m)
+	}
+	d.rxMu.Lock()
+	got := d.rxWait.spin
+	d.rxMu.Unlock()
+	if got != spinMax/16 {
+		t.Errorf("spin bound after slow waits %v, want %v", got, spinMax/16)
+	}
+	d.rxMu.Lock()
+	d.rxWait.adapt(spinMax) // a wait within 4× the bound restores it
+	got = d.rxWait.spin
+	d.rxMu.Unlock()
+	if got != spinMax {
+		t.Errorf("spin bound after a short wait %v, want %v", got, spinMax)
+	}
+}
