@@ -22,6 +22,7 @@ type call struct {
 	inline    bool  // served in the reader goroutine (Mux Inline)
 	start     int64 // when the request was routed, monoNow (metrics on only)
 	end       int64 // when its work ended, monoNow, if a hook read the clock then (metrics on only)
+	observed  bool  // its duration is observed already (metrics.oneShotDone)
 }
 
 func newCall(s *session, f protocol.Frame) *call {
@@ -50,7 +51,7 @@ func (s *session) inlineCall(f protocol.Frame) *call {
 	c.finished.Store(false)
 	c.canceled.Store(false)
 	c.streamed = false
-	c.end = 0
+	c.end, c.observed = 0, false
 	c.credit.Store(protocol.StreamWindow)
 	c.req = Request{Type: f.Type, Flags: f.Flags, ID: f.ID, Payload: f.Payload, Session: s.info}
 	return c

@@ -152,12 +152,12 @@ func appendComplete(ctx context.Context, ap AppendProvider, w ResponseWriter, v 
 	buf, res, err := ap.AppendComplete(ctx, o.buf[:0], v)
 	if m, c := metricsOf(w); m != nil {
 		// The whole reply comes at once: its first token is its end,
-		// and the request's too, but for encoding the answer (one clock
-		// read fewer on the hot path).
+		// and the request's too, but for encoding the answer. One clock
+		// read and one observation serve the three histograms.
 		if err != nil {
-			c.end = m.completion(c.start, 0, false, nil)
+			c.end = m.completion(c.start, 0, nil)
 		} else {
-			c.end = m.completion(c.start, 0, true, &res.Usage)
+			c.end, c.observed = m.oneShotDone(c.start, &res.Usage), true
 		}
 	}
 	if cap(buf) <= 64<<10 {
@@ -213,10 +213,10 @@ func (t *completionTimer) done(res Completion, err error) {
 		return
 	}
 	if err != nil {
-		t.m.completion(t.start, t.first, false, nil)
+		t.m.completion(t.start, t.first, nil)
 		return
 	}
-	t.m.completion(t.start, t.first, false, &res.Usage)
+	t.m.completion(t.start, t.first, &res.Usage)
 }
 
 // completionInline lets the session serve one-shot (non-streamed)

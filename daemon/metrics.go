@@ -159,6 +159,10 @@ type metrics struct {
 	refused                        [numRefusedReasons]atomic.Uint64
 
 	firstToken, providerDur durationHistogram
+	// oneShot holds the completions answered at once by an AppendProvider
+	// inline, whose request duration, time to first token and provider
+	// duration are one and the same: observed once, exported in all three.
+	oneShot durationHistogram
 	// requestDur is observed for the types timed says (those a handler
 	// can serve).
 	requestDur [numMetricTypes]durationHistogram
@@ -185,7 +189,11 @@ func newMetrics(srv *Server, reg *prometheus.Registry) (*metrics, error) {
 		framesOut.add(&m.framesOut[i], l)
 		if i == typeApplication || i == typeUnknown || routable(metricTypes[i]) {
 			m.timed[i] = true
-			requestDur.add(&m.requestDur[i], l)
+			hs := []*durationHistogram{&m.requestDur[i]}
+			if i == typeIndex(protocol.MsgCompletionRequest) {
+				hs = append(hs, &m.oneShot)
+			}
+			requestDur.add([]string{l}, hs...)
 		}
 	}
 	errs := newCounterVec("ringwire_errors_total",
@@ -202,10 +210,10 @@ func newMetrics(srv *Server, reg *prometheus.Registry) (*metrics, error) {
 	bytes.add(&m.sockOut, "socket", "out")
 	firstToken := newHistogramVec("ringwire_provider_first_token_seconds",
 		"Time from a completion request's arrival to the provider's first piece of the reply (the whole reply, for a one-shot provider).")
-	firstToken.add(&m.firstToken)
+	firstToken.add(nil, &m.firstToken, &m.oneShot)
 	providerDur := newHistogramVec("ringwire_provider_duration_seconds",
 		"Time from a completion request's arrival to the provider's end, failed completions included.")
-	providerDur.add(&m.providerDur)
+	providerDur.add(nil, &m.providerDur, &m.oneShot)
 	tokens := newCounterVec("ringwire_provider_tokens_total",
 		"Tokens of completed completions as the provider reported them (Usage), by kind: prompt or completion.", "kind")
 	tokens.add(&m.promptTokens, "prompt")
@@ -217,7 +225,7 @@ func newMetrics(srv *Server, reg *prometheus.Registry) (*metrics, error) {
 	toolDur := newHistogramVec("ringwire_tool_duration_seconds", "Time a tool call took, by tool.", "tool")
 	for _, name := range append(servedTools(srv.cfg.DebugTools), unknownTool) {
 		tm := &toolMetrics{}
-		toolDur.add(&tm.duration, name)
+		toolDur.add([]string{name}, &tm.duration)
 		for o := range numToolOutcomes {
 			tm.calls[o] = toolCalls.WithLabelValues(name, toolOutcomeNames[o])
 		}
@@ -295,14 +303,10 @@ func (m *metrics) requestDone(t protocol.MsgType, start, end int64) {
 }
 
 // completion records a completion whose request arrived at start
-// (monoNow), whose provider produced its first piece at first (0: none;
-// whole: now, the whole reply came at once) and that ended now with u
-// (nil: failed). It returns now.
-func (m *metrics) completion(start, first int64, whole bool, u *protocol.Usage) int64 {
+// (monoNow), whose provider produced its first piece at first (0: none)
+// and that ended now with u (nil: failed). It returns now.
+func (m *metrics) completion(start, first int64, u *protocol.Usage) int64 {
 	now := monoNow()
-	if whole {
-		first = now
-	}
 	if first > 0 {
 		m.firstToken.observe(first - start)
 	}
@@ -311,6 +315,18 @@ func (m *metrics) completion(start, first int64, whole bool, u *protocol.Usage) 
 		m.promptTokens.Add(uint64(u.PromptTokens))
 		m.completionTokens.Add(uint64(u.CompletionTokens))
 	}
+	return now
+}
+
+// oneShotDone records a completion whose request arrived at start
+// (monoNow) answered at once, with u: its request duration, time to
+// first token and provider duration are the time until now, observed
+// once in m.oneShot. It returns now.
+func (m *metrics) oneShotDone(start int64, u *protocol.Usage) int64 {
+	now := monoNow()
+	m.oneShot.observe(now - start)
+	m.promptTokens.Add(uint64(u.PromptTokens))
+	m.completionTokens.Add(uint64(u.CompletionTokens))
 	return now
 }
 

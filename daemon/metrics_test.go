@@ -745,3 +745,54 @@ func daemonWakeups(srv *Server) uint64 {
 	}
 	return n
 }
+
+// TestDurationHistogram: observations land in the right buckets
+// (cumulative, upper bounds inclusive), the sum is in seconds, and a
+// child exported from two histograms is their sum.
+func TestDurationHistogram(t *testing.T) {
+	var a, b durationHistogram
+	a.observe(10_000)     // 10 µs: the first bucket (le 1e-05)
+	a.observe(10_001)     // just above: the second
+	a.observe(-5)         // counts as 0
+	b.observe(2e9)        // 2 s: le 3.162...
+	b.observe(1000 * 1e9) // above every bound: +Inf only
+	v := newHistogramVec("x_seconds", "test", "k")
+	v.add([]string{"a"}, &a)
+	v.add([]string{"ab"}, &a, &b)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(v)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*dto.Histogram{}
+	for _, m := range mfs[0].GetMetric() {
+		got[m.GetLabel()[0].GetValue()] = m.GetHistogram()
+	}
+	ha, hab := got["a"], got["ab"]
+	if ha.GetSampleCount() != 3 || hab.GetSampleCount() != 5 {
+		t.Fatalf("counts %d, %d", ha.GetSampleCount(), hab.GetSampleCount())
+	}
+	if s := hab.GetSampleSum(); s < 1002.00002 || s > 1002.00003 {
+		t.Errorf("sum %v", s)
+	}
+	if len(ha.GetBucket()) != len(latencyBounds) {
+		t.Fatalf("%d buckets", len(ha.GetBucket()))
+	}
+	for i, want := range map[int]uint64{0: 2, 1: 3, 14: 3} {
+		if n := ha.GetBucket()[i].GetCumulativeCount(); n != want {
+			t.Errorf("a: bucket le %v holds %d, want %d", ha.GetBucket()[i].GetUpperBound(), n, want)
+		}
+	}
+	for i, want := range map[int]uint64{10: 3, 11: 4, 14: 4} {
+		if n := hab.GetBucket()[i].GetCumulativeCount(); n != want {
+			t.Errorf("ab: bucket le %v holds %d, want %d", hab.GetBucket()[i].GetUpperBound(), n, want)
+		}
+	}
+	if ub := ha.GetBucket()[0].GetUpperBound(); ub != 1e-5 {
+		t.Errorf("first bound %v", ub)
+	}
+	if ub := ha.GetBucket()[14].GetUpperBound(); ub != 100 {
+		t.Errorf("last bound %v", ub)
+	}
+}

@@ -46,32 +46,38 @@ func (h *durationHistogram) observe(ns int64) {
 // their users want them (side by side in metrics, for the hot path).
 type histogramVec struct {
 	desc     *prometheus.Desc
-	children []*durationHistogram
-	values   [][]string // the label values of children[i]
+	children [][]*durationHistogram // each exported as the sum of its histograms
+	values   [][]string             // the label values of children[i]
 }
 
 func newHistogramVec(name, help string, labels ...string) *histogramVec {
 	return &histogramVec{desc: prometheus.NewDesc(name, help, labels, nil)}
 }
 
-// add exports h with the label values.
-func (v *histogramVec) add(h *durationHistogram, values ...string) {
-	v.children = append(v.children, h)
+// add exports the histograms hs, summed, as one histogram with the label
+// values.
+func (v *histogramVec) add(values []string, hs ...*durationHistogram) {
+	v.children = append(v.children, hs)
 	v.values = append(v.values, values)
 }
 
 func (v *histogramVec) Describe(ch chan<- *prometheus.Desc) { ch <- v.desc }
 
 func (v *histogramVec) Collect(ch chan<- prometheus.Metric) {
-	for i, h := range v.children {
+	for i, hs := range v.children {
 		buckets := make(map[float64]uint64, len(latencyBounds))
-		var n uint64
+		var n, sum uint64
 		for j, b := range latencyBounds {
-			n += h.counts[j].Load()
+			for _, h := range hs {
+				n += h.counts[j].Load()
+			}
 			buckets[float64(b)/1e9] = n
 		}
-		n += h.counts[len(latencyBounds)].Load()
-		ch <- prometheus.MustNewConstHistogram(v.desc, n, float64(h.sumNs.Load())/1e9, buckets, v.values[i]...)
+		for _, h := range hs {
+			n += h.counts[len(latencyBounds)].Load()
+			sum += h.sumNs.Load()
+		}
+		ch <- prometheus.MustNewConstHistogram(v.desc, n, float64(sum)/1e9, buckets, v.values[i]...)
 	}
 }
 

@@ -523,7 +523,7 @@ func (s *session) run(c *call, h Handler) {
 		delete(s.calls, c.req.ID)
 		s.mu.Unlock()
 		c.cancel()
-		if s.m != nil {
+		if s.m != nil && !c.observed {
 			// Before the request leaves the in-flight count: a scrape
 			// that sees none in flight sees every duration.
 			s.m.requestDone(c.req.Type, c.start, c.end)
@@ -545,7 +545,7 @@ func (s *session) runInline(c *call, h Handler) {
 			_ = c.Error(protocol.ErrCodeInternal, "handler returned without a response", false)
 		}
 		c.finished.Store(true) // late frames from a misbehaving handler are dropped
-		if s.m != nil {
+		if s.m != nil && !c.observed {
 			s.m.requestDone(c.req.Type, c.start, c.end)
 		}
 		c.req.Payload, c.req.cview, c.req.cviewOf = nil, protocol.CompletionRequestView{}, nil

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,7 +25,7 @@ import (
 // buildRingwired builds this command into dir, without coverage
 // instrumentation (TestMetricsFlag measures its memory), and returns the
 // binary.
-func buildRingwired(t *testing.T, dir string) string {
+func buildRingwired(t testing.TB, dir string) string {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -217,4 +218,112 @@ func procStatus(t *testing.T, pid int, field string) int {
 	}
 	t.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
+}
+
+// BenchmarkMetricsPaired is daemon's BenchmarkMetricsPaired across
+// processes, the way clients meet the daemon: three ringwired processes,
+// one with -metrics and two without, and one client each over shared
+// memory. Each op is one call; calls go in alternating runs of 64 to side
+// a and side b, the order swapped every pair of runs, and a/b-ratio is the
+// median over the pairs of runs of the ratio of their times. pair=on-vs-off
+// has metrics on side a; pair=off-vs-off is the control (metrics on
+// neither).
+func BenchmarkMetricsPaired(b *testing.B) {
+	dir, err := os.MkdirTemp("", "rwm")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	bin := buildRingwired(b, dir)
+	clients := map[string]*client.Client{}
+	for _, name := range []string{"on", "off1", "off2"} {
+		sock := filepath.Join(dir, name+".sock")
+		args := []string{"-socket", sock, "-log-level", "warn"}
+		if name == "on" {
+			args = append(args, "-metrics", "127.0.0.1:0")
+		}
+		cmd := exec.Command(bin, args...)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+		})
+		var cl *client.Client
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			cl, err = client.Dial(ctx, sock, client.WithTransport(protocol.TransportShm), client.WithHeartbeat(0, 0))
+			cancel()
+			if err == nil || time.Now().After(deadline) {
+				break
+			}
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { cl.Close() })
+		clients[name] = cl
+	}
+	prompt := strings.Repeat("lorem ipsum dolor sit amet, ", 1024/28+1)[:1000]
+	req := &protocol.CompletionRequest{Model: "mock-1", MaxTokens: 4,
+		Messages: []protocol.ChatMessage{{Role: protocol.RoleUser, Content: prompt}}}
+	for _, op := range []string{"Ping", "AppendComplete1KiB"} {
+		for _, pair := range [][2]string{{"on", "off1"}, {"off2", "off1"}} {
+			name := "op=" + op + "/pair=on-vs-off"
+			if pair[0] != "on" {
+				name = "op=" + op + "/pair=off-vs-off"
+			}
+			b.Run(name, func(b *testing.B) {
+				ctx := context.Background()
+				var calls [2]func()
+				for i, side := range pair {
+					cl := clients[side]
+					buf := make([]byte, 0, 4096)
+					calls[i] = func() {
+						var err error
+						if op == "Ping" {
+							_, err = cl.Ping(ctx)
+						} else {
+							buf, _, err = cl.AppendComplete(ctx, buf[:0], req)
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				const run = 64
+				start := time.Now()
+				for i := 0; i < 2000 || time.Since(start) < 100*time.Millisecond; i++ {
+					calls[(i/run)%2]()
+				}
+				var total [2]time.Duration
+				var count [2]int
+				var ratios []float64
+				b.ReportAllocs()
+				b.ResetTimer()
+				for done, p := 0, 0; done < b.N; p++ {
+					n := min(run, (b.N-done+1)/2)
+					var t [2]time.Duration
+					for _, side := range [2]int{p % 2, 1 - p%2} {
+						t0 := time.Now()
+						for range n {
+							calls[side]()
+						}
+						t[side] = time.Since(t0)
+						total[side] += t[side]
+						count[side] += n
+					}
+					done += 2 * n
+					ratios = append(ratios, float64(t[0])/float64(t[1]))
+				}
+				b.StopTimer()
+				sort.Float64s(ratios)
+				b.ReportMetric(ratios[len(ratios)/2], "a/b-ratio")
+				b.ReportMetric(float64(total[0].Nanoseconds())/float64(count[0]), "a-ns/call")
+				b.ReportMetric(float64(total[1].Nanoseconds())/float64(count[1]), "b-ns/call")
+			})
+		}
+	}
 }
