@@ -91,10 +91,11 @@ func TestOpenLoopCountsStallFromSchedule(t *testing.T) {
 	if slow < 40 {
 		t.Errorf("%d requests took 50 ms or more, want about 50 (every request due in the first half of the stall)", slow)
 	}
-	// The closed loop, for contrast, sees the stall in one request.
+	// The closed loop, for contrast, sees the stall in one request (a
+	// busy machine may stall another one or two by itself).
 	tg = &stallTarget{stallAt: 100, stall: 100 * time.Millisecond}
 	s = Run{Duration: 300 * time.Millisecond, Workers: 1}.Execute(context.Background(), tg.do)
-	if slow := atLeast(s.Latency, 50*time.Millisecond); slow != 1 {
+	if slow := atLeast(s.Latency, 50*time.Millisecond); slow < 1 || slow > 5 {
 		t.Errorf("closed loop: %d requests took 50 ms or more, want 1", slow)
 	}
 }
@@ -140,9 +141,10 @@ func TestSaturation(t *testing.T) {
 	if maxv.OK {
 		t.Errorf("max of a saturated cell = %v", maxv)
 	}
-	// 100/s is well within it.
-	r = Run{Rate: 100, Duration: 400 * time.Millisecond, Workers: 4}
-	if s := r.Execute(context.Background(), slowTarget(2*time.Millisecond)); s.Saturated(r.Rate) {
+	// 100/s is well within it (unless the last answer comes more than
+	// 50 ms late: the achieved rate counts until then).
+	r = Run{Rate: 100, Duration: time.Second, Workers: 4}
+	if s := r.Execute(context.Background(), slowTarget(time.Millisecond)); s.Saturated(r.Rate) {
 		t.Errorf("%.0f/s of a 100/s target (%d of %d) is saturated", s.Throughput(), s.Completed, s.Due)
 	}
 	// A closed loop never is.

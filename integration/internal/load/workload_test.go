@@ -191,8 +191,8 @@ func TestMeasure(t *testing.T) {
 	if share := float64(r.Sample.Errors) / 400; share < 0.4 || share > 0.6 {
 		t.Errorf("error share %.2f, want about 0.5", share)
 	}
-	if r.Saturated() || r.ClientCPU < 0 || r.ServerCPU < 0 || r.MemoryErr != nil {
-		t.Errorf("saturated %v, cpu %v/%v, memory %v", r.Saturated(), r.ClientCPU, r.ServerCPU, r.MemoryErr)
+	if r.ClientCPU < 0 || r.ServerCPU < 0 || r.MemoryErr != nil {
+		t.Errorf("cpu %v/%v, memory %v", r.ClientCPU, r.ServerCPU, r.MemoryErr)
 	}
 	// A target that gets everything wrong is reported.
 	r = Measure(context.Background(), c, w, wrongTarget{}, 0, nil)

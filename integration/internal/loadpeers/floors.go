@@ -90,6 +90,9 @@ type eventfdPair struct {
 	req, resp    *os.File
 	reqFD, rspFD int
 	buf          [8]byte
+	// owed counts answers of canceled pings still to come: the next
+	// ping reads them with its own, so the pair stays in step.
+	owed uint64
 }
 
 // Eventfd is the eventfd floor's client: conns pairs of eventfds shared
@@ -160,19 +163,32 @@ func (e *Eventfd) Do(ctx context.Context, conn int, op *load.Op) error {
 	if _, err := p.req.Write(p.buf[:]); err != nil {
 		return fmt.Errorf("loadpeers: eventfd: %w", err)
 	}
-	if dl, ok := ctx.Deadline(); ok {
+	dl, hasDL := ctx.Deadline()
+	if hasDL {
 		p.resp.SetReadDeadline(dl)
 	}
 	stop := context.AfterFunc(ctx, func() { p.resp.SetReadDeadline(time.Now()) })
-	_, err := p.resp.Read(p.buf[:])
-	stop()
-	p.resp.SetReadDeadline(time.Time{})
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	defer func() {
+		stop()
+		p.resp.SetReadDeadline(time.Time{})
+	}()
+	// An eventfd read takes the whole count: the echo of this ping and
+	// of canceled ones before it may come in one read or several.
+	need := p.owed + 1
+	for got := uint64(0); got < need; {
+		if _, err := p.resp.Read(p.buf[:]); err != nil {
+			p.owed = need - got
+			switch {
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case errors.Is(err, os.ErrDeadlineExceeded) && hasDL && !time.Now().Before(dl):
+				return context.DeadlineExceeded // ctx's own timer has not fired yet
+			}
+			return fmt.Errorf("loadpeers: eventfd: %w", err)
 		}
-		return fmt.Errorf("loadpeers: eventfd: %w", err)
+		got += binary.NativeEndian.Uint64(p.buf[:])
 	}
+	p.owed = 0
 	return nil
 }
 
@@ -211,10 +227,11 @@ func ServeEventfd(ctx context.Context, pairs int) error {
 			defer wg.Done()
 			var buf [8]byte
 			for {
+				// The count read (pings since the last read) is
+				// echoed as it is.
 				if _, err := req.Read(buf[:]); err != nil {
 					return
 				}
-				binary.NativeEndian.PutUint64(buf[:], 1)
 				if _, err := resp.Write(buf[:]); err != nil {
 					return
 				}

@@ -406,3 +406,52 @@ func TestEventfdFloor(t *testing.T) {
 		t.Error("ServeEventfd with no pairs")
 	}
 }
+
+// TestEventfdOwed: the answer of a ping canceled before it came is read
+// by the next ping with its own, so later pings are not answered by
+// their predecessors' echoes.
+func TestEventfdOwed(t *testing.T) {
+	e, files, err := NewEventfdPairs(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for _, f := range files {
+		defer f.Close()
+	}
+	if err := e.Started(); err != nil {
+		t.Fatal(err)
+	}
+	// This process plays the echo, by hand, on its copies (files[0] req, files[1] resp).
+	for _, f := range files {
+		if err := syscall.SetNonblock(int(f.Fd()), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req, resp := files[0], files[1]
+	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	if err := e.Do(short, 0, &load.Op{Kind: load.OpPing}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("unanswered ping: %v", err)
+	}
+	cancel()
+	var buf [8]byte
+	echo := func() {
+		if _, err := req.Read(buf[:]); err != nil {
+			t.Error(err)
+			return
+		}
+		resp.Write(buf[:])
+	}
+	echo() // the late answer of the canceled ping
+	done := make(chan error, 1)
+	go func() { done <- e.Do(context.Background(), 0, &load.Op{Kind: load.OpPing}) }()
+	select {
+	case err := <-done:
+		t.Fatalf("ping answered by its predecessor's echo (%v)", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	echo()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
