@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -224,5 +225,24 @@ func TestTimerfdClock(t *testing.T) {
 	c.SleepUntil(ctx, start.Add(time.Hour))
 	if time.Since(start) > time.Second {
 		t.Error("SleepUntil ignored a canceled context")
+	}
+}
+
+// BenchmarkOpenLoopOverhead is the generator's own cost per request: the
+// schedule, the hand-off to a worker, two clock reads and two histogram
+// records, with a request that does nothing (all b.N due at once).
+func BenchmarkOpenLoopOverhead(b *testing.B) {
+	for _, workers := range []int{1, 16} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			nop := func(context.Context, int) error { return nil }
+			r := Run{Rate: 1e9, Duration: time.Duration(b.N), Workers: workers}
+			b.ReportAllocs()
+			b.ResetTimer()
+			s := r.Execute(context.Background(), nop)
+			b.StopTimer()
+			if s.Completed != int64(b.N) {
+				b.Fatalf("completed %d of %d", s.Completed, b.N)
+			}
+		})
 	}
 }
