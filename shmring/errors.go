@@ -113,8 +113,10 @@ type Stats struct {
 	// the rest pay for the spin and for the wake-up). With Parks they show
 	// whether the spin pays for this traffic: mostly hits, spinning saves
 	// wake-ups; mostly misses, it costs CPU for nothing (WithSpin(0) parks
-	// at once). A wait that parked without spinning (WithSpin(0), or a
-	// spin cut short because the connection went down) counts in neither.
+	// at once; WaitPredict, the default policy, stops spinning after two
+	// misses in a row). A wait that parked without spinning (WithSpin(0),
+	// WaitPredict parking at once, or a spin cut short because the
+	// connection went down) counts in neither.
 	SpinHits   uint64
 	SpinMisses uint64
 }
