@@ -58,16 +58,38 @@ func runCommandTool(ctx context.Context, ws *workspace, raw []byte) (string, err
 		return "", err
 	}
 	dir, err := commandDir(tool, r, ws.dir, a.Dir)
+	if err != nil {
+		r.Close()
+		return "", err
+	}
+	// The command starts in the directory just checked, not in whatever
+	// its path names by then: the check walked the path with Lstat, and
+	// another process could swap a component for a symbolic link to
+	// outside the workspace before the child's chdir. So open the
+	// directory through the root (which refuses a link out of it) and
+	// give the child the open descriptor's /proc path: its chdir follows
+	// the descriptor to the very directory opened, whatever was renamed.
+	rel, _ := relPath(tool, a.Dir, true) // commandDir accepted it
+	d, err := r.Open(rel)
 	r.Close()
 	if err != nil {
-		return "", err
+		return "", fsError(tool, a.Dir, err)
+	}
+	defer d.Close()
+	if afterDirCheck != nil {
+		afterDirCheck()
 	}
 
 	cctx, cancel := context.WithTimeoutCause(ctx, timeout, errCommandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, a.Argv[0], a.Argv[1:]...)
 	cmd.Dir = dir
-	cmd.Env = commandEnv(ws.dir)
+	if procFD {
+		cmd.Dir = fmt.Sprintf("/proc/self/fd/%d", d.Fd())
+	}
+	// PWD is the path the user asked for; exec would otherwise set it to
+	// the /proc path, which names nothing once the command runs.
+	cmd.Env = append(commandEnv(ws.dir), "PWD="+dir)
 	out := &cappedBuffer{max: maxCommandOutput}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -96,6 +118,18 @@ func runCommandTool(ctx context.Context, ws *workspace, raw []byte) (string, err
 	}
 	return content + "\n[exit status 0]", nil
 }
+
+// procFD reports whether /proc/self/fd names this process's descriptors,
+// so that run_command can start a command in an open directory; without it
+// (no /proc mounted) the command starts at the checked path.
+var procFD = func() bool {
+	st, err := os.Stat("/proc/self/fd")
+	return err == nil && st.IsDir()
+}()
+
+// afterDirCheck, when set by a test, runs between run_command's check of
+// its directory and the command's start.
+var afterDirCheck func()
 
 // commandDir checks run_command's dir: a real directory under the
 // workspace reached through no symbolic link, and returns its path.

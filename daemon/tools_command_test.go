@@ -137,3 +137,30 @@ func TestCappedBuffer(t *testing.T) {
 		t.Error("killGroup of no group should be nil")
 	}
 }
+
+// TestRunCommandDirSwapped: the directory run_command checked is replaced,
+// between the check and the command's start, by a symbolic link to outside
+// the workspace. The command still starts in the directory that was checked
+// (renamed by then), never outside.
+func TestRunCommandDirSwapped(t *testing.T) {
+	if !procFD {
+		t.Skip("no /proc/self/fd: run_command starts at the checked path")
+	}
+	cfg, dir := newWorkspace(t, "pwd")
+	writeFiles(t, dir, map[string]string{"sub/f": "x"})
+	outside := t.TempDir()
+	afterDirCheck = func() {
+		if err := os.Rename(filepath.Join(dir, "sub"), filepath.Join(dir, "sub.old")); err != nil {
+			t.Error(err)
+		}
+		if err := os.Symlink(outside, filepath.Join(dir, "sub")); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { afterDirCheck = nil })
+	res := runTool(t, t.Context(), cfg, "run_command", jsonArgs(map[string]any{"argv": []string{"pwd"}, "dir": "sub"}))
+	want(t, "pwd after the swap", res, false, filepath.Join(dir, "sub.old")+"\n")
+	if strings.Contains(res.Content, outside) {
+		t.Errorf("the command ran outside the workspace: %q", res.Content)
+	}
+}
