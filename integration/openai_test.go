@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -40,7 +41,8 @@ data: [DONE]
 
 // TestOpenAIEndToEnd runs ringwired with -provider openai against a
 // server in this process replaying a stream: the client gets the deltas
-// in order, streamed and one-shot, and the server's errors as Error.
+// in order, streamed and one-shot, runs the tool calls the model asked for
+// on a temporary workspace, and gets the server's errors as Error.
 func TestOpenAIEndToEnd(t *testing.T) {
 	var auth atomic.Value // string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -60,7 +62,11 @@ func TestOpenAIEndToEnd(t *testing.T) {
 	defer srv.Close()
 	t.Setenv("RINGWIRE_OPENAI_API_KEY", "sk-e2e-secret")
 	sock := filepath.Join(socketDir(t), "d.sock")
-	d := startDaemon(t, sock, "-provider", "openai", "-openai-base-url", srv.URL+"/v1", "-openai-model", "replay-1")
+	ws := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ws, "a.go"), []byte("package a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, sock, "-provider", "openai", "-openai-base-url", srv.URL+"/v1", "-openai-model", "replay-1", "-workspace", ws)
 	cl := dialDaemon(t, sock)
 	ctx := context.Background()
 
@@ -95,6 +101,18 @@ func TestOpenAIEndToEnd(t *testing.T) {
 	if resp.Content != "Hello, world" || resp.Model != "replay-1" || resp.FinishReason != protocol.FinishToolCalls ||
 		len(resp.ToolCalls) != 2 || resp.ToolCalls[0] != want[0] || resp.ToolCalls[1] != want[1] {
 		t.Errorf("Complete = %+v", resp)
+	}
+	// What an assistant does next: run the tool calls the model asked for
+	// on the workspace, over the same connection.
+	wantContent := map[string]string{"read_file": "package a\n", "list_dir": "a.go"}
+	for _, tc := range resp.ToolCalls {
+		res, err := cl.CallTool(ctx, &tc)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.Name, err)
+		}
+		if res.IsError || res.CallID != tc.ID || !strings.Contains(res.Content, wantContent[tc.Name]) {
+			t.Errorf("%s(%s) = %+v, want %q", tc.Name, tc.Arguments, res, wantContent[tc.Name])
+		}
 	}
 
 	_, err = cl.Complete(ctx, userReq("rate me", 0))
