@@ -135,17 +135,16 @@ func cmdBench(e *env, args []string) int {
 	for i := 0; i < *count; i++ {
 		order := roundOrder(i, sides)
 		t0 := time.Now()
-		for _, s := range order {
-			for _, p := range s.pkgs {
-				est := ""
-				if roundTime > 0 {
-					est = fmt.Sprintf(", about %s to go", (roundTime*time.Duration(*count-i) - time.Since(t0)).Round(time.Second))
-				}
-				fmt.Fprintf(e.stderr, "[%s] round %d of %d, side %s (%s): %s%s\n", since(start), i+1, *count, s.name, short(s.commit), p.importPath, est)
-				if err := e.runBinary(s, p, *benchtime, outs[s]); err != nil {
-					e.errorf("bench: round %d, side %s, %s: %v", i+1, s.name, p.importPath, err)
-					return ExitFailure
-				}
+		for _, st := range roundSteps(order) {
+			s, p := st.side, st.pkg
+			est := ""
+			if roundTime > 0 {
+				est = fmt.Sprintf(", about %s to go", (roundTime*time.Duration(*count-i) - time.Since(t0)).Round(time.Second))
+			}
+			fmt.Fprintf(e.stderr, "[%s] round %d of %d, side %s (%s): %s%s\n", since(start), i+1, *count, s.name, short(s.commit), p.importPath, est)
+			if err := e.runBinary(s, p, *benchtime, outs[s]); err != nil {
+				e.errorf("bench: round %d, side %s, %s: %v", i+1, s.name, p.importPath, err)
+				return ExitFailure
 			}
 		}
 		roundTime = time.Since(t0)
@@ -191,6 +190,43 @@ func cmdBench(e *env, args []string) int {
 		return ExitFailure
 	}
 	return ExitOK
+}
+
+// step is one run of one package's benchmarks on one side.
+type step struct {
+	side *tree
+	pkg  benchPkg
+}
+
+// roundSteps returns a round's runs: package by package, each package on
+// every side in order before the next package, so that a package's A and B
+// run seconds apart (not a whole side's packages apart). This machine's speed
+// changes between modes every few seconds (an unchanged frame benchmark read
+// 100 ns in one run and 145 ns in the next): the closer in time the two sides
+// of a pair run, the more often they share a mode. Packages one side lacks
+// run on the other alone, in their place.
+func roundSteps(order []*tree) []step {
+	var paths []string
+	seen := map[string]bool{}
+	for _, s := range order {
+		for _, p := range s.pkgs {
+			if !seen[p.importPath] {
+				seen[p.importPath] = true
+				paths = append(paths, p.importPath)
+			}
+		}
+	}
+	var steps []step
+	for _, ip := range paths {
+		for _, s := range order {
+			for _, p := range s.pkgs {
+				if p.importPath == ip {
+					steps = append(steps, step{s, p})
+				}
+			}
+		}
+	}
+	return steps
 }
 
 // roundOrder returns the order in which round i (from 0) runs the sides:

@@ -141,4 +141,17 @@ func TestHalvesAndRounds(t *testing.T) {
 	if s := roundOrder(1, []*tree{b}); len(s) != 1 || s[0] != b {
 		t.Errorf("one side: %v", s)
 	}
+	// Package by package, each on both sides before the next; a package only
+	// B has (new in the working tree) runs on B alone, in its place.
+	a.pkgs = []benchPkg{{importPath: "p"}, {importPath: "q"}}
+	b.pkgs = []benchPkg{{importPath: "p"}, {importPath: "new"}, {importPath: "q"}}
+	var steps []string
+	for i := range 2 {
+		for _, st := range roundSteps(roundOrder(i, []*tree{a, b})) {
+			steps = append(steps, st.side.name+":"+st.pkg.importPath)
+		}
+	}
+	if got, want := strings.Join(steps, " "), "A:p B:p A:q B:q B:new B:p A:p B:new B:q A:q"; got != want {
+		t.Errorf("steps %s, want %s", got, want)
+	}
 }
