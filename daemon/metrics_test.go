@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/ringwire/ringwire/client"
+	"github.com/ringwire/ringwire/daemon/internal/pairbench"
 	"github.com/ringwire/ringwire/protocol"
 	"github.com/ringwire/ringwire/shmring"
 )
@@ -693,40 +694,11 @@ func BenchmarkMetricsPaired(b *testing.B) {
 					}
 				}
 			}
-			const run = 64
-			start := time.Now()
-			for i := 0; i < 2000 || time.Since(start) < 100*time.Millisecond; i++ {
-				calls[(i/run)%2]()
-			}
-			var total [2]time.Duration
-			var count [2]int
-			var ratios []float64
-			w0 := [2]uint64{wakeups[0](), wakeups[1]()}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for done, pair := 0, 0; done < b.N; pair++ {
-				n := min(run, (b.N-done+1)/2)
-				var t [2]time.Duration
-				for _, side := range [2]int{pair % 2, 1 - pair%2} {
-					t0 := time.Now()
-					for range n {
-						calls[side]()
-					}
-					t[side] = time.Since(t0)
-					total[side] += t[side]
-					count[side] += n
-				}
-				done += 2 * n
-				ratios = append(ratios, float64(t[0])/float64(t[1]))
-			}
-			b.StopTimer()
+			var w0 [2]uint64
+			count := pairbench.Run(b, calls, func() { w0 = [2]uint64{wakeups[0](), wakeups[1]()} })
 			for i, side := range [2]string{"a", "b"} {
 				b.ReportMetric(float64(wakeups[i]()-w0[i])/float64(count[i]), side+"-wakeups/call")
 			}
-			sort.Float64s(ratios)
-			b.ReportMetric(ratios[len(ratios)/2], "a/b-ratio")
-			b.ReportMetric(float64(total[0].Nanoseconds())/float64(count[0]), "a-ns/call")
-			b.ReportMetric(float64(total[1].Nanoseconds())/float64(count[1]), "b-ns/call")
 		})
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ringwire/ringwire/client"
+	"github.com/ringwire/ringwire/daemon/internal/pairbench"
 	"github.com/ringwire/ringwire/protocol"
 )
 
@@ -293,36 +293,7 @@ func BenchmarkMetricsPaired(b *testing.B) {
 						}
 					}
 				}
-				const run = 64
-				start := time.Now()
-				for i := 0; i < 2000 || time.Since(start) < 100*time.Millisecond; i++ {
-					calls[(i/run)%2]()
-				}
-				var total [2]time.Duration
-				var count [2]int
-				var ratios []float64
-				b.ReportAllocs()
-				b.ResetTimer()
-				for done, p := 0, 0; done < b.N; p++ {
-					n := min(run, (b.N-done+1)/2)
-					var t [2]time.Duration
-					for _, side := range [2]int{p % 2, 1 - p%2} {
-						t0 := time.Now()
-						for range n {
-							calls[side]()
-						}
-						t[side] = time.Since(t0)
-						total[side] += t[side]
-						count[side] += n
-					}
-					done += 2 * n
-					ratios = append(ratios, float64(t[0])/float64(t[1]))
-				}
-				b.StopTimer()
-				sort.Float64s(ratios)
-				b.ReportMetric(ratios[len(ratios)/2], "a/b-ratio")
-				b.ReportMetric(float64(total[0].Nanoseconds())/float64(count[0]), "a-ns/call")
-				b.ReportMetric(float64(total[1].Nanoseconds())/float64(count[1]), "b-ns/call")
+				pairbench.Run(b, calls, nil)
 			})
 		}
 	}
