@@ -101,7 +101,9 @@ func adjust(rows []Row) int {
 
 // Judge gates res, the comparison of A (the baseline) with B, at
 // thresholdPct, excusing the benchmarks whose A/A check aa (Compare of the
-// Halves of A's samples) shows a significant change beyond the threshold.
+// Halves of A's samples) shows a significant change beyond the threshold,
+// and failing a gated regression beyond the threshold only when it stays
+// significant after the correction for the Family (see adjust).
 func Judge(res, aa Result, thresholdPct float64) Verdict {
 	v := Verdict{Threshold: thresholdPct}
 	noisy := map[Key]Row{}
