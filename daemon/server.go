@@ -46,6 +46,9 @@ type Server struct {
 	inflight    atomic.Int64
 	draining    atomic.Bool
 
+	releaseTimer *time.Timer // the idle release (memstats.go), under mu
+	idleReleases atomic.Uint64
+
 	m         *metrics         // nil: metrics off
 	metricsEP *metricsEndpoint // Config.MetricsAddr's endpoint, once listening
 
@@ -339,7 +342,9 @@ func (s *Server) forget(sess *session) {
 	s.mu.Lock()
 	if _, ok := s.sessions[sess.info.ID]; ok {
 		delete(s.sessions, sess.info.ID)
-		s.active.Add(-1)
+		if s.active.Add(-1) == 0 {
+			s.sessionsIdle()
+		}
 	}
 	s.mu.Unlock()
 }
@@ -354,6 +359,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.draining.Store(true)
 		s.mu.Lock()
 		s.closed = true
+		s.stopIdleRelease()
 		if s.shmLn != nil {
 			s.shmLn.Close()
 		}

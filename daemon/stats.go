@@ -35,6 +35,9 @@ type Stats struct {
 	Draining bool `json:"draining"`
 	// Goroutines is the process's goroutine count (runtime.NumGoroutine).
 	Goroutines int `json:"goroutines"`
+	// Memory is the process's memory as the Go runtime sees it, and its
+	// open files and shared mappings: what a leak would grow.
+	Memory MemoryStats `json:"memory"`
 	// SessionList describes each open session, by id.
 	SessionList []SessionStats `json:"session_list"`
 }
@@ -67,7 +70,9 @@ func (s *Server) Stats() Stats {
 		InFlight:      s.inflight.Load(),
 		Draining:      s.draining.Load(),
 		Goroutines:    runtime.NumGoroutine(),
+		Memory:        readMemoryStats(),
 	}
+	st.Memory.IdleReleases = s.idleReleases.Load()
 	s.mu.Lock()
 	if s.sockLn != nil {
 		st.RefusedUID = s.sockLn.Refused()
