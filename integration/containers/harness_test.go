@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -406,13 +407,21 @@ func (d *daemonContainer) waitListening(n int) time.Time {
 // memStats is the container's memory as its cgroup counts it.
 type memStats struct {
 	cgroupV2 bool
-	current  uint64            // memory.current (v2) or memory.usage_in_bytes (v1)
-	peak     uint64            // memory.peak (v2, where the kernel has it) or memory.max_usage_in_bytes (v1)
-	oomKills uint64            // oom_kill of memory.events (v2) or memory.oom_control (v1)
-	stat     map[string]uint64 // memory.stat
+	current  uint64 // memory.current (v2) or memory.usage_in_bytes (v1)
+	peak     uint64 // memory.peak (v2, where the kernel has it) or memory.max_usage_in_bytes (v1)
+	// limitHits counts the times the cgroup reached its limit: "max" of
+	// memory.events (v2) or memory.failcnt (v1).
+	limitHits uint64
+	// ooms counts the OOM killer's invocations on the cgroup ("oom" of
+	// memory.events, v2; v1 has no such counter and reports oomKills) and
+	// oomKills the processes it killed (oom_kill of memory.events (v2) or
+	// of memory.oom_control (v1)).
+	ooms, oomKills uint64
+	stat           map[string]uint64 // memory.stat
 	// rssAnon and vmRSS are ringwired's RssAnon (private memory) and
 	// VmRSS (which also counts the rings it has touched) from
-	// /proc/PID/status: the measure ringwire-load reports for a daemon.
+	// /proc/PID/status, PID being the daemon's host pid (docker inspect's
+	// State.Pid): the measure ringwire-load reports for a daemon.
 	rssAnon, vmRSS uint64
 }
 
@@ -422,8 +431,8 @@ func (m memStats) String() string {
 	if !m.cgroupV2 {
 		anon, file = m.stat["rss"], m.stat["cache"]
 	}
-	return fmt.Sprintf("current %s, peak %s, anon %s, file %s, shmem %s, oom_kill %d (cgroup v%d); ringwired RssAnon %s, VmRSS %s",
-		mib(m.current), mib(m.peak), mib(anon), mib(file), mib(shmem), m.oomKills, map[bool]int{false: 1, true: 2}[m.cgroupV2],
+	return fmt.Sprintf("current %s, peak %s, anon %s, file %s, shmem %s, limit hits %d, oom %d, oom_kill %d (cgroup v%d); ringwired RssAnon %s, VmRSS %s",
+		mib(m.current), mib(m.peak), mib(anon), mib(file), mib(shmem), m.limitHits, m.ooms, m.oomKills, map[bool]int{false: 1, true: 2}[m.cgroupV2],
 		mib(m.rssAnon), mib(m.vmRSS))
 }
 
@@ -438,83 +447,131 @@ func (d *daemonContainer) memory() memStats {
 	return m
 }
 
+// cgroupFS is where the host mounts its cgroup hierarchies.
+const cgroupFS = "/sys/fs/cgroup"
+
+// isCgroupV2 reports whether root is a cgroup v2 (unified) mount. On a v1
+// or hybrid host root is a tmpfs of per-controller v1 mounts (the memory
+// controller among them), and a v2 hierarchy, if any, sits at
+// root/unified without the memory controller.
+func isCgroupV2(root string) bool {
+	_, err := os.Stat(filepath.Join(root, "cgroup.controllers"))
+	return err == nil
+}
+
 // readMemory reads the container's memory cgroup through its init
-// process's /proc/PID/cgroup, on cgroup v2 or v1.
+// process's /proc/PID/cgroup, on cgroup v2 or v1, and ringwired's own
+// memory from /proc/PID/status.
 func (d *daemonContainer) readMemory() (memStats, error) {
-	var m memStats
 	st, err := d.state(context.Background())
 	if err != nil {
-		return m, err
+		return memStats{}, err
 	}
 	if st.Pid == 0 {
-		return m, errors.New("the container is not running")
+		return memStats{}, errors.New("the container is not running")
 	}
 	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", st.Pid))
 	if err != nil {
+		return memStats{}, err
+	}
+	v2 := isCgroupV2(cgroupFS)
+	dir, err := memoryCgroupDir(cgroupFS, string(cg), v2)
+	if err != nil {
+		return memStats{}, fmt.Errorf("pid %d: %w", st.Pid, err)
+	}
+	m, err := readCgroupMemory(dir, v2)
+	if err != nil {
 		return m, err
 	}
-	_, err = os.Stat("/sys/fs/cgroup/cgroup.controllers")
-	m.cgroupV2 = err == nil
-	var dir string
-	for line := range strings.SplitSeq(strings.TrimSpace(string(cg)), "\n") {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.Pid))
+	if err != nil {
+		return m, err
+	}
+	m.rssAnon, m.vmRSS = procStatusMemory(string(status))
+	return m, nil
+}
+
+// memoryCgroupDir returns the directory of the memory cgroup that
+// procCgroup (a /proc/PID/cgroup) names, under the cgroup mount root: on
+// v2 the "0::PATH" line, on v1 the line whose controllers include memory.
+func memoryCgroupDir(root, procCgroup string, v2 bool) (string, error) {
+	for line := range strings.SplitSeq(strings.TrimSpace(procCgroup), "\n") {
 		f := strings.SplitN(line, ":", 3)
 		if len(f) != 3 {
 			continue
 		}
-		if m.cgroupV2 && f[0] == "0" && f[1] == "" {
-			dir = filepath.Join("/sys/fs/cgroup", f[2])
+		if v2 && f[0] == "0" && f[1] == "" {
+			return filepath.Join(root, f[2]), nil
 		}
-		if !m.cgroupV2 && strings.Contains(","+f[1]+",", ",memory,") {
-			dir = filepath.Join("/sys/fs/cgroup/memory", f[2])
+		if !v2 && slices.Contains(strings.Split(f[1], ","), "memory") {
+			return filepath.Join(root, "memory", f[2]), nil
 		}
 	}
-	if dir == "" {
-		return m, fmt.Errorf("no memory cgroup in /proc/%d/cgroup:\n%s", st.Pid, cg)
-	}
-	num := func(name string) uint64 {
+	return "", fmt.Errorf("no memory cgroup (v2 %v) in /proc/PID/cgroup:\n%s", v2, procCgroup)
+}
+
+// readCgroupMemory reads the memory files of the cgroup in dir, v2 or v1.
+// The current usage, memory.stat and the OOM counters must be there; the
+// peak (memory.peak is v2 from Linux 5.19) may be missing and reads 0.
+func readCgroupMemory(dir string, v2 bool) (memStats, error) {
+	m := memStats{cgroupV2: v2}
+	var firstErr error
+	read := func(name string, optional bool) string {
 		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
+		if err != nil && !optional && firstErr == nil {
+			firstErr = err
+		}
+		return string(b)
+	}
+	num := func(name string, optional bool) uint64 {
+		s := strings.TrimSpace(read(name, optional))
+		if s == "" {
 			return 0
 		}
-		v, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("%s: %w", name, err)
+		}
 		return v
 	}
-	var readErr error
-	keyed := func(name string) map[string]uint64 {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			readErr = err
-			return nil
-		}
-		kv := map[string]uint64{}
-		for line := range strings.SplitSeq(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, " "); ok {
-				kv[k], _ = strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-			}
-		}
-		return kv
-	}
-	m.stat = keyed("memory.stat")
-	if m.cgroupV2 {
-		m.current, m.peak = num("memory.current"), num("memory.peak")
-		m.oomKills = keyed("memory.events")["oom_kill"]
+	m.stat = keyedCounters(read("memory.stat", false))
+	if v2 {
+		m.current, m.peak = num("memory.current", false), num("memory.peak", true)
+		ev := keyedCounters(read("memory.events", false))
+		m.limitHits, m.ooms, m.oomKills = ev["max"], ev["oom"], ev["oom_kill"]
 	} else {
-		m.current, m.peak = num("memory.usage_in_bytes"), num("memory.max_usage_in_bytes")
-		m.oomKills = keyed("memory.oom_control")["oom_kill"]
+		m.current, m.peak = num("memory.usage_in_bytes", false), num("memory.max_usage_in_bytes", true)
+		m.limitHits = num("memory.failcnt", true)
+		m.oomKills = keyedCounters(read("memory.oom_control", false))["oom_kill"]
 	}
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.Pid)); err == nil {
-		for line := range strings.SplitSeq(string(b), "\n") {
-			k, v, _ := strings.Cut(line, ":")
-			kib, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			switch k {
-			case "RssAnon":
-				m.rssAnon = kib << 10
-			case "VmRSS":
-				m.vmRSS = kib << 10
-			}
+	return m, firstErr
+}
+
+// keyedCounters parses "key value" lines (memory.stat, memory.events,
+// memory.oom_control); a value that is not a number reads 0.
+func keyedCounters(s string) map[string]uint64 {
+	kv := map[string]uint64{}
+	for line := range strings.SplitSeq(s, "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok {
+			kv[k], _ = strconv.ParseUint(strings.TrimSpace(v), 10, 64)
 		}
 	}
-	return m, readErr
+	return kv
+}
+
+// procStatusMemory returns RssAnon and VmRSS of a /proc/PID/status, in bytes.
+func procStatusMemory(status string) (rssAnon, vmRSS uint64) {
+	for line := range strings.SplitSeq(status, "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		kib, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch k {
+		case "RssAnon":
+			rssAnon = kib << 10
+		case "VmRSS":
+			vmRSS = kib << 10
+		}
+	}
+	return rssAnon, vmRSS
 }
 
 // dial connects a client to the containerized daemon; closed at the end.
