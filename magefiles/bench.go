@@ -48,8 +48,10 @@ func (Bench) Run() error {
 	// benchmarks whose two halves of A differ by more are reported too noisy
 	// here instead of failing. RINGWIRE_BASELINE picks the baseline commit
 	// (default: this machine's saved baseline, else HEAD).
-	args := []string{"bench", "-count", env("RINGWIRE_BENCH_COUNT", "8"), "-benchtime", env("RINGWIRE_BENCHTIME", "100ms"),
-		"-threshold", env("RINGWIRE_BENCH_THRESHOLD", "10")}
+	// They run benchmark by benchmark, A and B next to each other, and the
+	// gate tests the pairs: RINGWIRE_BENCH_SAMPLES values a run.
+	args := []string{"bench", "-count", env("RINGWIRE_BENCH_COUNT", "8"), "-samples", env("RINGWIRE_BENCH_SAMPLES", "2"),
+		"-benchtime", env("RINGWIRE_BENCHTIME", "50ms"), "-threshold", env("RINGWIRE_BENCH_THRESHOLD", "10")}
 	if c := os.Getenv("RINGWIRE_BASELINE"); c != "" {
 		args = append(args, "-baseline", c)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,8 +22,9 @@ func cmdBench(e *env, args []string) int {
 	db := fs.String("db", DefaultDB, "database file (machine-local)")
 	runs := fs.String("runs", DefaultRuns, "directory for this machine's results files (machine-local)")
 	results := fs.String("results", DefaultResults, "committed results directory (its baselines.json names saved baselines)")
-	count := fs.Int("count", 8, "rounds: each runs every package once per side (at least 8 for the A/A check)")
-	benchtime := fs.String("benchtime", "100ms", "go test -benchtime")
+	count := fs.Int("count", 8, "rounds: each runs every benchmark once per side (rounds × -samples at least 8 for the A/A check)")
+	samples := fs.Int("samples", 2, "values per benchmark, side and round (the -test.count of each run); value i of A and of B form a pair")
+	benchtime := fs.String("benchtime", "50ms", "go test -benchtime")
 	bench := fs.String("bench", ".", "go test -bench regular expression (DIR=RE overrides it for one directory)")
 	threshold := fs.Float64("threshold", DefaultThreshold, "fail on significant regressions worse than this many percent")
 	machine := fs.String("machine", "", "machine label (default: hostname and CPU model)")
@@ -35,12 +37,12 @@ func cmdBench(e *env, args []string) int {
 		e.errorf("bench: no module directories given")
 		return ExitUsage
 	}
-	if *count < 1 {
-		e.errorf("bench: -count must be at least 1")
+	if *count < 1 || *samples < 1 {
+		e.errorf("bench: -count and -samples must be at least 1")
 		return ExitUsage
 	}
-	if *count < 2*compare.MinHalf {
-		fmt.Fprintf(e.stderr, "benchdash: warning: -count %d is below %d: no A/A check, and below 6 the confidence intervals are infinite\n", *count, 2*compare.MinHalf)
+	if n := *count * *samples; n < 2*compare.MinHalf {
+		fmt.Fprintf(e.stderr, "benchdash: warning: %d values a side is below %d: no A/A check, and below 6 the confidence intervals are infinite\n", n, 2*compare.MinHalf)
 	}
 	if *machine == "" {
 		*machine = store.DefaultMachine("")
@@ -87,13 +89,13 @@ func cmdBench(e *env, args []string) int {
 		return ExitFailure
 	}
 
-	b := &tree{name: "B", root: root, commit: head}
 	tmp, err := os.MkdirTemp("", "benchdash-bin-")
 	if err != nil {
 		e.errorf("bench: %v", err)
 		return ExitFailure
 	}
 	defer os.RemoveAll(tmp)
+	b := &tree{name: "B", root: root, commit: head, cache: filepath.Join(tmp, "cache-B")}
 	fmt.Fprintf(e.stderr, "[%s] building the working tree's benchmarks\n", since(start))
 	if err := e.build(b, targets, tmp, false); err != nil {
 		e.errorf("bench: %v", err)
@@ -105,7 +107,7 @@ func cmdBench(e *env, args []string) int {
 	}
 	sides := []*tree{b}
 	if baseCommit != head || dirty {
-		a := &tree{name: "A", commit: baseCommit}
+		a := &tree{name: "A", commit: baseCommit, cache: filepath.Join(tmp, "cache-A")}
 		var binDir string
 		a.root, binDir, err = baselineTree(root, baseCommit)
 		if err == nil {
@@ -128,7 +130,8 @@ func cmdBench(e *env, args []string) int {
 		if s == b && dirty {
 			w.WriteString("dirty: true\n")
 		}
-		fmt.Fprintf(&w, "session: %s\nside: %s\nbaseline: %s\nbenchtime: %s\ncount: %d\nthreshold: %g\n", session, s.name, baseCommit, oneLine(*benchtime), *count, *threshold)
+		fmt.Fprintf(&w, "session: %s\nside: %s\nbaseline: %s\nbenchtime: %s\ncount: %d\nsamples: %d\npairing: %s\nthreshold: %g\n",
+			session, s.name, baseCommit, oneLine(*benchtime), *count, *samples, compare.PairingBenchmark, *threshold)
 		outs[s] = &w
 	}
 	var roundTime time.Duration
@@ -141,8 +144,8 @@ func cmdBench(e *env, args []string) int {
 			if roundTime > 0 {
 				est = fmt.Sprintf(", about %s to go", (roundTime*time.Duration(*count-i) - time.Since(t0)).Round(time.Second))
 			}
-			fmt.Fprintf(e.stderr, "[%s] round %d of %d, side %s (%s): %s%s\n", since(start), i+1, *count, s.name, short(s.commit), p.importPath, est)
-			if err := e.runBinary(s, p, *benchtime, outs[s]); err != nil {
+			fmt.Fprintf(e.stderr, "[%s] round %d of %d, side %s (%s): %s %s%s\n", since(start), i+1, *count, s.name, short(s.commit), p.importPath, st.name, est)
+			if err := e.runBinary(s, p, benchPattern(p.bench, st.name), *benchtime, *samples, outs[s]); err != nil {
 				e.errorf("bench: round %d, side %s, %s: %v", i+1, s.name, p.importPath, err)
 				return ExitFailure
 			}
@@ -178,10 +181,8 @@ func cmdBench(e *env, args []string) int {
 	e.printf("machine: %s\n", *machine)
 	e.printf("A:       baseline %s (%s), run %d\n", short(baseCommit), why, aRun.ID)
 	e.printf("B:       working tree at %s%s, run %d\n", short(head), map[bool]string{true: " with changes"}[dirty], bRun.ID)
-	e.printf("paired:  %d rounds, A and B alternating (A first in odd rounds), -benchtime %s\n\n", *count, *benchtime)
-	res := compare.Compare(aRun.Samples, bRun.Samples, compare.Options{})
-	first, second := compare.Halves(aRun.Samples)
-	v := compare.Judge(res, compare.Compare(first, second, compare.Options{}), *threshold)
+	e.printf("paired:  %d rounds, benchmark by benchmark, A and B alternating (A first in odd rounds), %d values a run, -benchtime %s\n\n", *count, *samples, *benchtime)
+	v, res := compare.JudgeSession(aRun.Samples, bRun.Samples, *threshold, true)
 	if err := compare.WriteTable(e.stdout, res, "A "+short(baseCommit), "B"); err != nil {
 		e.errorf("bench: %v", err)
 		return ExitFailure
@@ -192,36 +193,56 @@ func cmdBench(e *env, args []string) int {
 	return ExitOK
 }
 
-// step is one run of one package's benchmarks on one side.
+// step is one run of one top-level benchmark of a package on one side.
 type step struct {
 	side *tree
 	pkg  benchPkg
+	name string
 }
 
-// roundSteps returns a round's runs: package by package, each package on
-// every side in order before the next package, so that a package's A and B
-// run seconds apart (not a whole side's packages apart). This machine's speed
-// changes between modes every few seconds (an unchanged frame benchmark read
-// 100 ns in one run and 145 ns in the next): the closer in time the two sides
-// of a pair run, the more often they share a mode. Packages one side lacks
-// run on the other alone, in their place.
+// roundSteps returns a round's runs: benchmark by benchmark, each top-level
+// benchmark on every side in order before the next, so that the values of
+// A and B that form a pair are measured a fraction of a second apart. This
+// machine's speed changes between modes (an unchanged frame benchmark read
+// 100 ns in one run and 145 ns in the next): a pair measured close in time
+// shares the mode, and the paired test cancels it; package by package, a
+// pair was seconds apart, and an unpaired test over the pooled values saw
+// only the mixture (a 15% slowdown went unseen). Benchmarks (and
+// packages) one side lacks run on the other alone, in their place.
 func roundSteps(order []*tree) []step {
-	var paths []string
-	seen := map[string]bool{}
+	type bench struct{ ip, name string }
+	var benches []bench
+	seen := map[bench]bool{}
 	for _, s := range order {
 		for _, p := range s.pkgs {
-			if !seen[p.importPath] {
-				seen[p.importPath] = true
-				paths = append(paths, p.importPath)
+			for _, n := range p.names {
+				if k := (bench{p.importPath, n}); !seen[k] {
+					seen[k] = true
+					benches = append(benches, k)
+				}
 			}
 		}
 	}
+	// Keep a package's benchmarks together, packages in first-seen order.
+	var pkgOrder []string
+	pkgSeen := map[string]bool{}
+	for _, b := range benches {
+		if !pkgSeen[b.ip] {
+			pkgSeen[b.ip] = true
+			pkgOrder = append(pkgOrder, b.ip)
+		}
+	}
 	var steps []step
-	for _, ip := range paths {
-		for _, s := range order {
-			for _, p := range s.pkgs {
-				if p.importPath == ip {
-					steps = append(steps, step{s, p})
+	for _, ip := range pkgOrder {
+		for _, b := range benches {
+			if b.ip != ip {
+				continue
+			}
+			for _, s := range order {
+				for _, p := range s.pkgs {
+					if p.importPath == ip && slices.Contains(p.names, b.name) {
+						steps = append(steps, step{s, p, b.name})
+					}
 				}
 			}
 		}
@@ -315,12 +336,18 @@ func writeResults(dir string, t time.Time, commit, side string, data []byte) (st
 	}
 }
 
-// runBinary runs one round of p's benchmarks in its package directory of
-// s (as go test does: integration's harness builds ringwired from there)
-// and appends the configuration and result lines to out.
-func (e *env) runBinary(s *tree, p benchPkg, benchtime string, out *strings.Builder) error {
-	cmd := exec.CommandContext(e.ctx, p.bin, "-test.run=^$", "-test.bench="+p.bench, "-test.benchmem", "-test.count=1", "-test.benchtime="+benchtime)
+// runBinary runs the benchmarks of p that pattern selects, count times each,
+// in its package directory of s (as go test does: integration's harness
+// builds ringwired from there) and appends the configuration and result
+// lines to out.
+func (e *env) runBinary(s *tree, p benchPkg, pattern, benchtime string, count int, out *strings.Builder) error {
+	cmd := exec.CommandContext(e.ctx, p.bin, "-test.run=^$", "-test.bench="+pattern, "-test.benchmem", fmt.Sprintf("-test.count=%d", count), "-test.benchtime="+benchtime)
 	cmd.Dir = filepath.Join(s.root, p.rel)
+	// A session starts each test binary once per benchmark and round:
+	// RINGWIRE_TEST_BINDIR names a directory, one per side and session, in
+	// which a test's own set-up may keep what it builds between starts
+	// (integration's harness keeps its ringwired there).
+	cmd.Env = append(os.Environ(), "RINGWIRE_TEST_BINDIR="+s.cache)
 	lw := &lockedWriter{w: e.stderr}
 	cmd.Stderr = lw
 	pipe, err := cmd.StdoutPipe()

@@ -32,6 +32,10 @@ type benchPkg struct {
 	rel        string // package directory relative to the tree's root
 	bench      string
 	bin        string
+	// names are the package's top-level benchmarks that bench selects, in
+	// source order: a session runs them one at a time, each on both sides
+	// before the next (see roundSteps).
+	names []string
 }
 
 // tree is one side of an A/B session: a checkout and its test binaries.
@@ -40,6 +44,8 @@ type tree struct {
 	root   string
 	commit string
 	pkgs   []benchPkg
+	// cache is the side's RINGWIRE_TEST_BINDIR for this session.
+	cache string
 }
 
 var benchFunc = regexp.MustCompile(`(?m)^func (Benchmark\w*)\(`)
@@ -64,31 +70,51 @@ func listBenchPkgs(root string, t target) ([]benchPkg, error) {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		f := strings.SplitN(sc.Text(), "\t", 3)
-		if len(f) != 3 || !hasBenchmark(f[1], strings.Fields(f[2]), re) {
+		if len(f) != 3 {
+			continue
+		}
+		names := benchNames(f[1], strings.Fields(f[2]), re)
+		if len(names) == 0 {
 			continue
 		}
 		rel, err := filepath.Rel(root, f[1])
 		if err != nil {
 			return nil, err
 		}
-		pkgs = append(pkgs, benchPkg{importPath: f[0], rel: rel, bench: t.bench})
+		pkgs = append(pkgs, benchPkg{importPath: f[0], rel: rel, bench: t.bench, names: names})
 	}
 	return pkgs, nil
 }
 
-func hasBenchmark(dir string, files []string, re *regexp.Regexp) bool {
+// benchNames returns the names of the benchmark functions in files (of
+// package directory dir) that re selects, in file and source order.
+func benchNames(dir string, files []string, re *regexp.Regexp) []string {
+	var names []string
+	seen := map[string]bool{}
 	for _, name := range files {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			continue
 		}
 		for _, m := range benchFunc.FindAllSubmatch(data, -1) {
-			if re.Match(m[1]) {
-				return true
+			if n := string(m[1]); re.MatchString(n) && !seen[n] {
+				seen[n] = true
+				names = append(names, n)
 			}
 		}
 	}
-	return false
+	return names
+}
+
+// benchPattern is the -test.bench expression that runs the one top-level
+// benchmark name out of a package selected by expr: name anchored, and the
+// sub-benchmark levels of expr (after its first "/") kept.
+func benchPattern(expr, name string) string {
+	pat := "^" + regexp.QuoteMeta(name) + "$"
+	if _, rest, ok := strings.Cut(expr, "/"); ok {
+		pat += "/" + rest
+	}
+	return pat
 }
 
 // build compiles the test binary of every package of tr into binDir,

@@ -141,17 +141,30 @@ func TestHalvesAndRounds(t *testing.T) {
 	if s := roundOrder(1, []*tree{b}); len(s) != 1 || s[0] != b {
 		t.Errorf("one side: %v", s)
 	}
-	// Package by package, each on both sides before the next; a package only
-	// B has (new in the working tree) runs on B alone, in its place.
-	a.pkgs = []benchPkg{{importPath: "p"}, {importPath: "q"}}
-	b.pkgs = []benchPkg{{importPath: "p"}, {importPath: "new"}, {importPath: "q"}}
+	// Benchmark by benchmark, each on both sides before the next, a
+	// package's benchmarks together; a benchmark or package only one side
+	// has (Y dropped from the working tree, Z and package new added) runs on
+	// that side alone, in its place.
+	a.pkgs = []benchPkg{{importPath: "p", names: []string{"X", "Y"}}, {importPath: "q", names: []string{"W"}}}
+	b.pkgs = []benchPkg{{importPath: "p", names: []string{"X", "Z"}}, {importPath: "new", names: []string{"N"}}, {importPath: "q", names: []string{"W"}}}
 	var steps []string
 	for i := range 2 {
 		for _, st := range roundSteps(roundOrder(i, []*tree{a, b})) {
-			steps = append(steps, st.side.name+":"+st.pkg.importPath)
+			steps = append(steps, st.side.name+":"+st.pkg.importPath+"."+st.name)
 		}
 	}
-	if got, want := strings.Join(steps, " "), "A:p B:p A:q B:q B:new B:p A:p B:new B:q A:q"; got != want {
-		t.Errorf("steps %s, want %s", got, want)
+	if got, want := strings.Join(steps, " "), "A:p.X B:p.X A:p.Y B:p.Z A:q.W B:q.W B:new.N "+
+		"B:p.X A:p.X B:p.Z A:p.Y B:new.N B:q.W A:q.W"; got != want {
+		t.Errorf("steps %s\nwant  %s", got, want)
+	}
+	for _, c := range []struct{ expr, name, want string }{
+		{".", "BenchmarkFrame", "^BenchmarkFrame$"},
+		{"^(BenchmarkPing|BenchmarkBatch)$", "BenchmarkPing", "^BenchmarkPing$"},
+		{"Frame/size=64B", "BenchmarkFrame", "^BenchmarkFrame$/size=64B"},
+		{".", "Benchmark.Odd", `^Benchmark\.Odd$`},
+	} {
+		if got := benchPattern(c.expr, c.name); got != c.want {
+			t.Errorf("benchPattern(%q, %q) = %q, want %q", c.expr, c.name, got, c.want)
+		}
 	}
 }

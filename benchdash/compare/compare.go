@@ -109,8 +109,8 @@ func (c Change) String() string {
 type Row struct {
 	Key
 	Old, New    Summary
-	DeltaPct    float64 // (new/old - 1) × 100; NaN when not comparable
-	P           float64 // Mann-Whitney U-test p-value; NaN when not comparable
+	DeltaPct    float64 // (new/old - 1) × 100 of the medians (Paired: the median per-pair ratio); NaN when not comparable
+	P           float64 // Mann-Whitney U-test p-value (Paired: signed-rank); NaN when not comparable
 	Significant bool    // P < alpha
 	Change      Change
 	// Worse is how much worse, in percent, new is than old in the unit's
@@ -126,6 +126,9 @@ type Row struct {
 	// that never moves, like 0 allocs/op): no test can find a change, so
 	// the gate leaves the row out of the family it corrects for.
 	Tied bool
+	// Paired is true when P and DeltaPct come from the per-pair ratios
+	// (Options.Paired): P from SignedRankTest, DeltaPct the median ratio.
+	Paired bool
 	// Q is the row's p-value adjusted for the number of comparisons the
 	// gate judged together (Benjamini-Hochberg); set by Judge on gated
 	// rows, NaN elsewhere.
@@ -153,6 +156,13 @@ type Result struct {
 type Options struct {
 	// Alpha is the significance level of the U-test (default 0.05).
 	Alpha float64
+	// Paired says the i-th value of a key on one side was measured next
+	// to the i-th value on the other (`benchdash bench` runs A and B
+	// benchmark by benchmark, alternately): a key with as many values on
+	// both sides is then tested on its per-pair ratios (SignedRankTest)
+	// instead of the U-test, and its delta is the median of those ratios.
+	// Keys whose counts differ fall back to the unpaired comparison.
+	Paired bool
 }
 
 // HigherIsBetter reports whether larger values of unit are improvements:
@@ -184,7 +194,7 @@ func Compare(old, new []Sample, opts Options) Result {
 	slices.SortFunc(keys, CompareKeys)
 	res := Result{Alpha: alpha, Rows: make([]Row, 0, len(keys))}
 	for _, k := range keys {
-		res.Rows = append(res.Rows, compareOne(k, oldm[k], newm[k], &th))
+		res.Rows = append(res.Rows, compareOne(k, oldm[k], newm[k], &th, opts.Paired))
 	}
 	res.Geomeans = geomeans(res.Rows)
 	return res
@@ -198,7 +208,7 @@ func merge(samples []Sample) map[Key][]float64 {
 	return m
 }
 
-func compareOne(k Key, old, new []float64, th *benchmath.Thresholds) Row {
+func compareOne(k Key, old, new []float64, th *benchmath.Thresholds, paired bool) Row {
 	row := Row{Key: k, DeltaPct: math.NaN(), P: math.NaN(), Worse: math.NaN(), Gap: math.NaN(), Q: math.NaN()}
 	row.Old = Summarize(old)
 	row.New = Summarize(new)
@@ -206,16 +216,25 @@ func compareOne(k Key, old, new []float64, th *benchmath.Thresholds) Row {
 		return row
 	}
 	row.Tied = allEqual(old, new[0]) && allEqual(new, new[0])
-	s1 := benchmath.NewSample(slices.Clone(old), th)
-	s2 := benchmath.NewSample(slices.Clone(new), th)
-	c := benchmath.AssumeNothing.Compare(s1, s2)
-	row.P = c.P
-	row.Significant = c.P < c.Alpha
-	switch {
-	case row.Old.Center == row.New.Center:
-		row.DeltaPct = 0
-	case row.Old.Center != 0:
-		row.DeltaPct = (row.New.Center/row.Old.Center - 1) * 100
+	if paired && len(old) == len(new) {
+		row.Paired = true
+		var n int
+		row.P, n, row.DeltaPct = pairedChange(old, new)
+		// Every pair equal: no sign to test, like a tie.
+		row.Tied = row.Tied || n == 0
+		row.Significant = row.P < th.CompareAlpha
+	} else {
+		s1 := benchmath.NewSample(slices.Clone(old), th)
+		s2 := benchmath.NewSample(slices.Clone(new), th)
+		c := benchmath.AssumeNothing.Compare(s1, s2)
+		row.P = c.P
+		row.Significant = c.P < c.Alpha
+		switch {
+		case row.Old.Center == row.New.Center:
+			row.DeltaPct = 0
+		case row.Old.Center != 0:
+			row.DeltaPct = (row.New.Center/row.Old.Center - 1) * 100
+		}
 	}
 	if !math.IsNaN(row.DeltaPct) {
 		row.Worse = row.DeltaPct
@@ -230,6 +249,53 @@ func compareOne(k Key, old, new []float64, th *benchmath.Thresholds) Row {
 		}
 	}
 	return row
+}
+
+// pairedChange tests the pairs (old[i], new[i]) and estimates the change.
+// When every value is positive it works on the log ratios: the p-value of
+// SignedRankTest on log(new/old), and the median ratio as the delta in
+// percent, so that a 1.4x swing of the machine that hits both members of a
+// pair cancels. Otherwise (a zero or negative value, like 0 allocs/op) it
+// uses the differences new-old, and the delta of the medians.
+func pairedChange(old, new []float64) (p float64, n int, deltaPct float64) {
+	d := make([]float64, len(old))
+	logs := true
+	for i := range old {
+		if !(old[i] > 0 && new[i] > 0) {
+			logs = false
+		}
+	}
+	for i := range old {
+		if logs {
+			d[i] = math.Log(new[i] / old[i])
+		} else {
+			d[i] = new[i] - old[i]
+		}
+	}
+	p, n = SignedRankTest(d)
+	if logs {
+		return p, n, (math.Exp(median(d)) - 1) * 100
+	}
+	mo, mn := median(old), median(new)
+	switch {
+	case mo == mn:
+		return p, n, 0
+	case mo != 0:
+		return p, n, (mn/mo - 1) * 100
+	}
+	return p, n, math.NaN()
+}
+
+// median returns the median of xs (the mean of the middle two for an even
+// count); xs is not modified.
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	h := len(s) / 2
+	if len(s)%2 == 1 {
+		return s[h]
+	}
+	return (s[h-1] + s[h]) / 2
 }
 
 func allEqual(xs []float64, v float64) bool {

@@ -143,3 +143,23 @@ func Judge(res, aa Result, thresholdPct float64) Verdict {
 	slices.SortStableFunc(v.Noisy, func(a, b Noisy) int { return cmp.Compare(math.Abs(b.AA.DeltaPct), math.Abs(a.AA.DeltaPct)) })
 	return v
 }
+
+// PairingBenchmark is the value of the "pairing:" line `benchdash bench`
+// writes in both runs of a session it ran benchmark by benchmark: value i
+// of a benchmark on side A was measured next to value i on side B, so the
+// session is judged on its pairs (JudgeSession with paired true). Sessions
+// recorded before it (package by package, no such line) are judged
+// unpaired, as they were then.
+const PairingBenchmark = "benchmark"
+
+// JudgeSession compares side A's samples a with side B's b and gates B at
+// thresholdPct: the comparison (paired when the session measured A and B
+// in pairs, see Options.Paired), the A/A check on the Halves of A
+// (unpaired: it asks whether A drifted within the session), and Judge.
+// `benchdash bench` and the dashboard's session pages both call it, so
+// they give one verdict.
+func JudgeSession(a, b []Sample, thresholdPct float64, paired bool) (Verdict, Result) {
+	res := Compare(a, b, Options{Paired: paired})
+	first, second := Halves(a)
+	return Judge(res, Compare(first, second, Options{}), thresholdPct), res
+}

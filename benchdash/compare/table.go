@@ -79,10 +79,14 @@ func FormatDelta(r Row) string {
 	return fmt.Sprintf("%+.2f%%", r.DeltaPct)
 }
 
-// FormatP formats a row's p-value and sample sizes as "(p=0.002 n=6+6)".
+// FormatP formats a row's p-value and sample sizes as "(p=0.002 n=6+6)",
+// or "(p=0.002 paired n=16)" for a row tested on its pairs.
 func FormatP(r Row) string {
 	if r.Old.N == 0 || r.New.N == 0 {
 		return fmt.Sprintf("(n=%d+%d)", r.Old.N, r.New.N)
+	}
+	if r.Paired {
+		return fmt.Sprintf("(p=%.3f paired n=%d)", r.P, r.Old.N)
 	}
 	return fmt.Sprintf("(p=%.3f n=%d+%d)", r.P, r.Old.N, r.New.N)
 }

@@ -52,7 +52,7 @@ func gitRepo(t testing.TB, n int) (string, []string) {
 }
 
 // abRun is one results file as `benchdash bench` writes it (session and
-// side empty for a plain run): 8 samples, a round each, of Op (ns/op and
+// side empty for a plain run, paired benchmark by benchmark): 8 samples, a round each, of Op (ns/op and
 // two counts), Steady and Drift. Op is scaled by slow; on side A, Drift's
 // second half is 40% slower than its first, so the A/A check finds it too
 // noisy here.
@@ -60,7 +60,7 @@ func abRun(commit, machine string, at time.Time, session, side, baseline string,
 	var b strings.Builder
 	fmt.Fprintf(&b, "commit: %s\nbranch: main\nmachine: %s\ndate: %s\n", commit, machine, at.Format(time.RFC3339))
 	if session != "" {
-		fmt.Fprintf(&b, "session: %s\nside: %s\nbaseline: %s\nbenchtime: 100ms\ncount: 8\nthreshold: 10\n", session, side, baseline)
+		fmt.Fprintf(&b, "session: %s\nside: %s\nbaseline: %s\nbenchtime: 100ms\ncount: 8\nsamples: 1\npairing: benchmark\nthreshold: 10\n", session, side, baseline)
 	}
 	b.WriteString("goos: linux\ngoarch: amd64\npkg: example.com/ab\n")
 	for i := range 8 {
@@ -146,7 +146,7 @@ func TestSessionComparison(t *testing.T) {
 		"A/B session s2",
 		fmt.Sprintf(`side A is the baseline commit <code>%s</code> (<a href="/runs/%d">run #%d</a>)`, f.commits[1][:12], f.ids["s2A"], f.ids["s2A"]),
 		fmt.Sprintf(`side B the working tree at <code>%s</code>`, f.commits[3][:12]),
-		"8 rounds", "<code>-benchtime 100ms</code>", "up to 8 + 8 paired samples",
+		"8 rounds", "<code>-benchtime 100ms</code>", "up to 8 + 8 samples a benchmark, judged in pairs",
 		`<span class="bad">FAIL: 1 beyond 10% (worst +50.0%)</span>`,
 		"gated 4 benchmark×unit, 1 too noisy here; threshold 10%",
 		"Against side A of its A/B session",
@@ -240,7 +240,9 @@ func TestSessionComparison(t *testing.T) {
 			Regression []any   `json:"regressions"`
 		} `json:"session"`
 	}
-	if getJSON(t, h, fmt.Sprintf("/api/runs/%d", f.ids["s2B"]), &v); v.Session.Name != "s2" || v.Session.A != f.ids["s2A"] || v.Session.B != f.ids["s2B"] || v.Session.Pass || v.Session.Gated != 4 || v.Session.Family != 2 || len(v.Session.Noisy) != 1 || len(v.Session.Regression) != 1 || v.Session.Threshold != 10 {
+	// Family 1: in pairs, Steady's values and the counts are equal pair
+	// by pair (ties no test can reject), so only Op's time is tested.
+	if getJSON(t, h, fmt.Sprintf("/api/runs/%d", f.ids["s2B"]), &v); v.Session.Name != "s2" || v.Session.A != f.ids["s2A"] || v.Session.B != f.ids["s2B"] || v.Session.Pass || v.Session.Gated != 4 || v.Session.Family != 1 || len(v.Session.Noisy) != 1 || len(v.Session.Regression) != 1 || v.Session.Threshold != 10 {
 		t.Errorf("api session %+v", v.Session)
 	}
 }
@@ -488,6 +490,9 @@ func TestSessionUncorrected(t *testing.T) {
 		"significance corrected for 11 comparisons (Benjamini-Hochberg); 1 not failing once corrected",
 		`<span class="mark uncorrected-mark">not failing: p=0.00`,
 		"over 11 comparisons: not significant once corrected",
+		// No pairing: line: a session recorded before pairing, judged
+		// pooled as it was then.
+		"judged as two pooled samples",
 	} {
 		if !strings.Contains(page, w) {
 			t.Errorf("page lacks %q", w)

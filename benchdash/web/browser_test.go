@@ -223,7 +223,7 @@ func TestBrowserAB(t *testing.T) {
 	step("follow gate", chromedp.Do(ctx, chromedp.Click(failGate), chromedp.WaitVisible(chromedp.CSS("#session"))))
 	pairing, verdict := text("#session .pairing"), text("#session .verdict")
 	for _, w := range []string{"side A is the baseline commit " + f.commits[1][:12], fmt.Sprintf("run #%d", f.ids["s2A"]),
-		"side B the working tree at " + f.commits[3][:12], "8 rounds", "8 + 8 paired samples"} {
+		"side B the working tree at " + f.commits[3][:12], "8 rounds", "8 + 8 samples a benchmark, judged in pairs"} {
 		if !strings.Contains(pairing, w) {
 			t.Errorf("pairing %q lacks %q", pairing, w)
 		}

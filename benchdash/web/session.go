@@ -19,6 +19,9 @@ type sessionInfo struct {
 	Rounds    string // the session's -count: rounds, each running A and B once
 	Benchtime string
 	Dirty     bool // B measured uncommitted changes
+	// Paired is true for a session run benchmark by benchmark and judged
+	// on its pairs (compare.PairingBenchmark).
+	Paired bool
 	// SamplesA and SamplesB are the most samples a benchmark has on each
 	// side (every benchmark has one a round, unless it failed a round).
 	SamplesA, SamplesB int
@@ -43,8 +46,8 @@ func sessionThreshold(b *store.RunInfo) float64 {
 }
 
 // judgeSession gates run b (side B) against aID (side A of its session)
-// exactly as `benchdash bench` did: Compare A with B, the A/A check on the
-// Halves of A's samples, and Judge at the session's threshold.
+// exactly as `benchdash bench` did (compare.JudgeSession, paired when the
+// session was run benchmark by benchmark) at the session's threshold.
 func (s *Server) judgeSession(ctx context.Context, aID int64, b *store.RunInfo) (compare.Verdict, compare.Result, error) {
 	a, err := s.st.Samples(ctx, aID)
 	if err != nil {
@@ -54,9 +57,8 @@ func (s *Server) judgeSession(ctx context.Context, aID int64, b *store.RunInfo) 
 	if err != nil {
 		return compare.Verdict{}, compare.Result{}, err
 	}
-	res := compare.Compare(a, bs, compare.Options{})
-	first, second := compare.Halves(a)
-	return compare.Judge(res, compare.Compare(first, second, compare.Options{}), sessionThreshold(b)), res, nil
+	v, res := compare.JudgeSession(a, bs, sessionThreshold(b), b.Labels["pairing"] == compare.PairingBenchmark)
+	return v, res, nil
 }
 
 // isSession reports whether a and b are sides A and B of one A/B session.
@@ -72,7 +74,7 @@ func (s *Server) session(ctx context.Context, base, run *store.RunInfo) (*sessio
 		return nil, err
 	}
 	si := &sessionInfo{Name: run.Labels["session"], A: base, B: run, Rounds: run.Labels["count"], Benchtime: run.Labels["benchtime"],
-		Dirty: run.Labels["dirty"] == "true", Verdict: v,
+		Dirty: run.Labels["dirty"] == "true", Paired: run.Labels["pairing"] == compare.PairingBenchmark, Verdict: v,
 		fail: map[compare.Key]*compare.Row{}, uncorrected: map[compare.Key]*compare.Row{}, noisy: map[compare.Key]*compare.Noisy{}}
 	for _, r := range res.Rows {
 		si.SamplesA, si.SamplesB = max(si.SamplesA, r.Old.N), max(si.SamplesB, r.New.N)
