@@ -52,8 +52,9 @@ type MemoryStats struct {
 	// OpenFDs is the number of open file descriptors (/proc/self/fd).
 	OpenFDs int `json:"open_fds"`
 	// SharedMappings is the number of shared memory mappings
-	// (/proc/self/maps lines with the s flag): two rings per
-	// shared-memory session, the files' mappings if any.
+	// (/proc/self/maps lines with the s flag): one per shared-memory
+	// session (its two rings are one mapping), and any shared file
+	// mappings.
 	SharedMappings int `json:"shared_mappings"`
 }
 

@@ -53,8 +53,9 @@ func TestStatsMemory(t *testing.T) {
 	}
 	f.Close()
 
-	// A shared-memory session maps its two rings shared; they go when it
-	// closes. The JSON answer carries the same figures.
+	// A shared-memory session maps its rings shared, here in the client
+	// and in the server: 2 mappings more; they go when it closes. The
+	// JSON answer carries the same figures.
 	cl := dial(t, srv, client.WithTransport(protocol.TransportShm))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
