@@ -83,6 +83,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"compare": cmdCompare,
 		"serve":   cmdServe,
 		"rebuild": cmdRebuild,
+		"readme":  cmdReadme, // readme.go
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":

@@ -13,13 +13,27 @@
 // transport × rate) runs a warm-up, then -duration; progress goes to
 // stderr. At the end it prints a table and benchfmt lines
 // (BenchmarkLoad/scenario=ping/transport=shm/rate=1000 ...) for benchdash,
-// on stdout or to -benchfmt FILE. It exits 1 if a request had an
-// unexpected outcome (a transport error, a wrong answer), 2 on a bad
-// command line.
+// on stdout or to -benchfmt FILE. When shm is in the run it prints every
+// cell's figures (p50, p99, throughput, CPU per request, server RssAnon)
+// as ratios to the shm cell of the same scenario and rate.
+//
+// With -chart FILE it draws the median latency against the achieved rate
+// as SVG, a line per transport and a panel per scenario; with -readme
+// FILE it rewrites the block between "<!-- compare:begin -->" and
+// "<!-- compare:end -->" of that Markdown file with the machine, the date,
+// the command, sentences computed from the table (what holds at the
+// lowest paced rate, what at full speed, the issue's full-speed targets
+// met or not, which cells saturated), the chart and the Markdown table.
+// Both are written only after a complete run (every cell, no unexpected
+// outcome). `go tool mage compare` runs it so on the root README.
+//
+// It exits 1 if a request had an unexpected outcome (a transport error,
+// a wrong answer), 2 on a bad command line.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -85,6 +99,9 @@ type config struct {
 	errorShare            float64
 	tokenDelay            time.Duration
 	benchOut              string
+	chart, readme         string
+	readmeCommand         string
+	readmeNote            string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -112,6 +129,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&c.errorShare, "error-share", load.DefaultErrorShare, "errors: share of requests failing in the handler (read_file of a missing file)")
 	fs.DurationVar(&c.tokenDelay, "mock-token-delay", 0, "pause between streamed tokens of the mock provider (passed to the started ringwired and to the peers)")
 	fs.StringVar(&c.benchOut, "benchfmt", "", "write the benchfmt lines to this `file` instead of stdout")
+	fs.StringVar(&c.chart, "chart", "", "draw the median latency against the achieved rate, a line per transport, as SVG to this `file`")
+	fs.StringVar(&c.readme, "readme", "", "rewrite the block between <!-- compare:begin --> and <!-- compare:end --> of this Markdown `file` with the findings, the chart (-chart) and the table, ratios to shm")
+	fs.StringVar(&c.readmeCommand, "readme-command", "", "the command the -readme block names as its source (default: this command line)")
+	fs.StringVar(&c.readmeNote, "readme-note", "", "a sentence for the -readme block, e.g. on the machine's load")
 	fs.StringVar(&peer, "serve-peer", "", "internal: serve a comparison peer (json, grpc on -peer-socket; eventfd on inherited fds, -conns pairs)")
 	fs.StringVar(&peerSocket, "peer-socket", "", "internal: the peer's socket path")
 	if err := fs.Parse(args); err != nil {
@@ -182,7 +203,162 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ringwire-load: interrupted")
 		code = 1
 	}
+	if c.chart == "" && c.readme == "" {
+		return code
+	}
+	if code != 0 || len(results) != c.cellCount() {
+		// A chart or README block from an incomplete run would pass a part
+		// for the whole.
+		fmt.Fprintf(stderr, "ringwire-load: the run is incomplete (%d of %d cells, or unexpected outcomes): -chart and -readme not written\n", len(results), c.cellCount())
+		return 1
+	}
+	if err := c.writeReport(args, cfg, results); err != nil {
+		fmt.Fprintf(stderr, "ringwire-load: %v\n", err)
+		return 1
+	}
 	return code
+}
+
+// cellCount is the number of cells the sweep measures.
+func (c *config) cellCount() int {
+	n := 0
+	for _, s := range c.scenarios {
+		for _, rate := range c.rates {
+			for _, t := range c.transports {
+				if applies(s, t, rate) {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// writeReport writes the chart (-chart) and rewrites the compare block of
+// the README (-readme): each to a temporary file renamed over the old
+// one, so that a failure leaves the old file whole.
+func (c *config) writeReport(args []string, cfg [][2]string, results []*load.Result) error {
+	if c.chart != "" {
+		var buf bytes.Buffer
+		if err := load.WriteChart(&buf, results); err != nil {
+			return err
+		}
+		if err := writeFileAtomic(c.chart, buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	if c.readme == "" {
+		return nil
+	}
+	doc, err := os.ReadFile(c.readme)
+	if err != nil {
+		return err
+	}
+	m := load.ReportMeta{Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), Command: c.readmeCommand, Note: c.readmeNote}
+	if m.Command == "" {
+		m.Command = "ringwire-load " + strings.Join(args, " ")
+	}
+	m.Machine = machine(cfg)
+	rates := make([]string, len(c.rates))
+	for i, r := range c.rates {
+		rates[i] = (&load.Cell{Rate: r}).RateName()
+	}
+	m.Setup = fmt.Sprintf("Scenarios %s at %s requests/s (max: closed loop); %d connections per transport, at most %d requests in flight on each; %v measured per cell after a %v warm-up.",
+		strings.Join(c.scenarios, ", "), strings.Join(rates, ", "), c.conns, c.inflight, c.duration, c.warmup)
+	if c.chart != "" {
+		if m.Chart, err = filepath.Rel(filepath.Dir(c.readme), c.chart); err != nil {
+			return err
+		}
+		m.Chart = filepath.ToSlash(m.Chart)
+	}
+	if c.benchOut != "" {
+		if rel, err := filepath.Rel(filepath.Dir(c.readme), c.benchOut); err == nil && !strings.HasPrefix(rel, "..") {
+			m.Bench = filepath.ToSlash(rel)
+		}
+	}
+	var body bytes.Buffer
+	if err := load.WriteReport(&body, "shm", results, m); err != nil {
+		return err
+	}
+	out, err := load.RewriteBlock(doc, "compare", body.Bytes())
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.readme, err)
+	}
+	return writeFileAtomic(c.readme, out)
+}
+
+// machine describes the machine of cfg (its cpu line) for people: CPU
+// model, CPUs, memory, OS and the Node version.
+func machine(cfg [][2]string) string {
+	get := func(k string) string {
+		for _, kv := range cfg {
+			if kv[0] == k {
+				return kv[1]
+			}
+		}
+		return ""
+	}
+	parts := []string{}
+	if cpu := get("cpu"); cpu != "" {
+		parts = append(parts, cpu)
+	}
+	parts = append(parts, fmt.Sprintf("%d CPUs", runtime.NumCPU()))
+	if mem := memTotal(); mem > 0 {
+		parts = append(parts, fmt.Sprintf("%.0f GiB", float64(mem)/(1<<30)))
+	}
+	parts = append(parts, runtime.GOOS+"/"+runtime.GOARCH, runtime.Version())
+	if n := get("node"); n != "" {
+		parts = append(parts, "Node "+n)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// memTotal is MemTotal of /proc/meminfo in bytes, or 0.
+func memTotal() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			f := strings.Fields(v)
+			if len(f) >= 1 {
+				kb, err := strconv.ParseInt(f[0], 10, 64)
+				if err == nil {
+					return kb << 10
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// writeFileAtomic writes b to a temporary file beside path and renames it
+// over path.
+func writeFileAtomic(path string, b []byte) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 func (c *config) parseLists(transports, scenarios, rates string) error {

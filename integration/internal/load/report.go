@@ -137,44 +137,14 @@ func WriteBenchfmt(w io.Writer, config [][2]string, results []*Result) error {
 // samples, saturated, unknown) is "-"; cells without a base are left
 // out.
 func WriteRatios(w io.Writer, base string, results []*Result) error {
-	type key struct {
-		scenario string
-		rate     float64
-	}
-	bases := map[key]*Result{}
-	for _, r := range results {
-		if r.Cell.Transport == base {
-			bases[key{r.Cell.Scenario.Name, r.Cell.Rate}] = r
-		}
-	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "scenario\ttransport\trate/s\tp50 vs %[1]s\tp99 vs %[1]s\tcalls/s vs %[1]s\tclient cpu vs %[1]s\tserver cpu vs %[1]s\tRssAnon vs %[1]s\t\n", base)
-	for _, r := range results {
-		b := bases[key{r.Cell.Scenario.Name, r.Cell.Rate}]
-		if b == nil || r.Cell.Transport == base {
+	for _, c := range Compare(base, results) {
+		if c.Base == nil || c.R.Cell.Transport == base {
 			continue
 		}
-		rq, _ := Latencies(r.Sample.Latency, r.Saturated())
-		bq, _ := Latencies(b.Sample.Latency, b.Saturated())
-		ratio := func(x, y float64, ok bool) string {
-			if !ok || y <= 0 {
-				return "-"
-			}
-			return fmt.Sprintf("%.2fx", x/y)
-		}
-		perOp := func(rd, bd time.Duration) string {
-			x, ok1 := r.PerOp(rd)
-			y, ok2 := b.PerOp(bd)
-			return ratio(float64(x), float64(y), ok1 && ok2)
-		}
-		row := []string{r.Cell.Scenario.Name, r.Cell.Transport, r.Cell.RateName(),
-			ratio(float64(rq[0].V), float64(bq[0].V), rq[0].OK && bq[0].OK),
-			ratio(float64(rq[2].V), float64(bq[2].V), rq[2].OK && bq[2].OK),
-			ratio(r.Sample.Throughput(), b.Sample.Throughput(), true),
-			perOp(r.ClientCPU, b.ClientCPU),
-			perOp(r.ServerCPU, b.ServerCPU),
-			ratio(float64(r.Memory.RssAnon), float64(b.Memory.RssAnon), r.MemoryErr == nil && b.MemoryErr == nil),
-		}
+		row := []string{c.R.Cell.Scenario.Name, c.R.Cell.Transport, c.R.Cell.RateName(),
+			c.P50.String(), c.P99.String(), c.Throughput.String(), c.ClientCPU.String(), c.ServerCPU.String(), c.RssAnon.String()}
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
 	return tw.Flush()
