@@ -19,4 +19,18 @@
 // target rate is saturated: its latency only measures how long the queue
 // grew, and the reports give none. A latency quantile is reported only
 // from 20 samples beyond it (p99 from 2,000, p999 from 20,000).
+//
+// Comparison: Compare pairs each cell with the base transport's cell of
+// the same scenario and rate (ringwire-load uses shm) and computes the
+// ratios of p50, p99, throughput, CPU per request and server RssAnon;
+// WriteRatios prints them, WriteMarkdown writes the table with each
+// figure's ratio, Findings states in sentences computed from the cells
+// what holds at the lowest paced rate and at full speed (the issue's
+// full-speed targets against Node, encoding/json and gRPC, met or not),
+// WriteChart draws median latency against achieved rate as SVG (gonum
+// plot, log axes, a line per transport, a panel per scenario), and
+// WriteReport and RewriteBlock put all of it between the
+// "<!-- compare:begin -->" and "<!-- compare:end -->" markers of a
+// README, leaving the rest of the file byte for byte (`go tool mage
+// compare`).
 package load
