@@ -41,6 +41,13 @@ type MemoryStats struct {
 	// StackBytes is memory in goroutine stacks
 	// (/memory/classes/heap/stacks:bytes).
 	StackBytes uint64 `json:"stack_bytes"`
+	// MetadataBytes is the runtime's own memory outside the heap and the
+	// stacks: span and cache metadata, GC structures, profiling buckets
+	// (/memory/classes/metadata/..., /memory/classes/other,
+	// /memory/classes/os-stacks, /memory/classes/profiling/buckets).
+	// It grows with the peak heap and goroutine count and is not
+	// returned.
+	MetadataBytes uint64 `json:"metadata_bytes"`
 	// RuntimeTotalBytes is all the memory the Go runtime has mapped
 	// (/memory/classes/total:bytes).
 	RuntimeTotalBytes uint64 `json:"runtime_total_bytes"`
@@ -68,7 +75,20 @@ var memorySamples = []string{
 	"/memory/classes/heap/stacks:bytes",
 	"/memory/classes/total:bytes",
 	"/gc/cycles/total:gc-cycles",
+	// Summed into MetadataBytes:
+	"/memory/classes/metadata/mcache/free:bytes",
+	"/memory/classes/metadata/mcache/inuse:bytes",
+	"/memory/classes/metadata/mspan/free:bytes",
+	"/memory/classes/metadata/mspan/inuse:bytes",
+	"/memory/classes/metadata/other:bytes",
+	"/memory/classes/os-stacks:bytes",
+	"/memory/classes/other:bytes",
+	"/memory/classes/profiling/buckets:bytes",
 }
+
+// metadataFrom is the index in memorySamples of the first one summed
+// into MetadataBytes.
+const metadataFrom = 7
 
 func readMemoryStats() MemoryStats {
 	samples := make([]rtmetrics.Sample, len(memorySamples))
@@ -82,7 +102,12 @@ func readMemoryStats() MemoryStats {
 		}
 		return samples[i].Value.Uint64()
 	}
+	var meta uint64
+	for i := metadataFrom; i < len(samples); i++ {
+		meta += v(i)
+	}
 	return MemoryStats{
+		MetadataBytes:     meta,
 		HeapLiveBytes:     v(0),
 		HeapObjectsBytes:  v(1),
 		HeapFreeBytes:     v(2),

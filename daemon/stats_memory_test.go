@@ -38,7 +38,8 @@ func TestStatsMemory(t *testing.T) {
 	srv := testServer(t, Config{})
 	runtime.GC()
 	before := srv.Stats().Memory
-	if before.HeapLiveBytes == 0 || before.RuntimeTotalBytes == 0 || before.GCCycles == 0 {
+	if before.HeapLiveBytes == 0 || before.RuntimeTotalBytes == 0 || before.GCCycles == 0 ||
+		before.MetadataBytes == 0 || before.MetadataBytes >= before.RuntimeTotalBytes || before.StackBytes == 0 {
 		t.Fatalf("runtime figures missing: %+v", before)
 	}
 	if before.OpenFDs <= 0 || before.SharedMappings < 0 {
