@@ -14,8 +14,9 @@
 //   - the least-squares slope of RssAnon over the sustained run, after
 //     its warm-up, below a bound: DefaultGrowthBudget over the window.
 //
+// Run takes the readings and judges them; Judge is the verdict alone, on
+// fixed inputs:
+//
 //	rep, err := soak.Run(ctx, soak.Config{Socket: sock, PID: pid, ...})
 //	soak.WriteTable(os.Stdout, rep)
-//
-// Judge is the verdict alone, on fixed inputs.
 package soak
