@@ -59,19 +59,37 @@ func stream(cl *client.Client, tr protocol.Transport, prompt string, first func(
 	out <- streamResult{tr, sb.String(), nil, time.Now()}
 }
 
-// pingUntilUp pings cl every millisecond until a ping succeeds and returns
-// when (zero after 30 s).
-func pingUntilUp(cl *client.Client) time.Time {
+// upResult is when a client's ping first succeeded again, and what the
+// attempts before it met.
+type upResult struct {
+	at       time.Time // zero: no ping succeeded within 30 s
+	attempts int       // failed pings before it
+	lastErr  error     // the last failure, nil if none
+	lastAt   time.Time // when the last failure returned
+}
+
+func (u upResult) String() string {
+	if u.lastErr == nil {
+		return "the first ping succeeded"
+	}
+	return fmt.Sprintf("after %d failed pings, the last returning %v before: %v", u.attempts, u.at.Sub(u.lastAt).Round(time.Microsecond), u.lastErr)
+}
+
+// pingUntilUp pings cl every millisecond until a ping succeeds.
+func pingUntilUp(cl *client.Client) upResult {
+	var u upResult
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_, err := cl.Ping(ctx)
 		cancel()
 		if err == nil {
-			return time.Now()
+			u.at = time.Now()
+			return u
 		}
+		u.attempts, u.lastErr, u.lastAt = u.attempts+1, err, time.Now()
 		time.Sleep(time.Millisecond)
 	}
-	return time.Time{}
+	return u
 }
 
 // TestContainerKilled: `docker kill` (SIGKILL) while streams are in flight
@@ -143,7 +161,7 @@ func TestContainerKilled(t *testing.T) {
 		t.Logf("%s: ping while down failed in %v: %v", tr, time.Since(start).Round(time.Microsecond), err)
 	}
 
-	up := map[protocol.Transport]time.Time{}
+	up := map[protocol.Transport]upResult{}
 	var mu sync.Mutex
 	var pingers sync.WaitGroup
 	for tr, cl := range clients {
@@ -161,12 +179,12 @@ func TestContainerKilled(t *testing.T) {
 	pingers.Wait()
 	d.dirtyExit = false
 	for _, tr := range transports {
-		if up[tr].IsZero() {
-			t.Fatalf("%s: no ping succeeded after the restart", tr)
+		if up[tr].at.IsZero() {
+			t.Fatalf("%s: no ping succeeded after the restart (%v)", tr, up[tr].lastErr)
 		}
-		gap := up[tr].Sub(listening)
-		t.Logf("FIGURE docker start after kill: %s: the same client pings %v after the restarted daemon logged it listens - %s",
-			tr, gap.Round(time.Microsecond), verdict(gap, targetRecover))
+		gap := up[tr].at.Sub(listening)
+		t.Logf("FIGURE docker start after kill: %s: the same client pings %v after the restarted daemon logged it listens - %s (%v)",
+			tr, gap.Round(time.Microsecond), verdict(gap, targetRecover), up[tr])
 		if gap > hardBound {
 			t.Errorf("%s: reconnection took %v", tr, gap)
 		}
@@ -262,12 +280,12 @@ func TestContainerPaused(t *testing.T) {
 	}
 	unpaused := time.Now()
 	for tr, cl := range clients {
-		at := pingUntilUp(cl)
-		if at.IsZero() {
-			t.Fatalf("%s: no ping succeeded after the unpause", tr)
+		u := pingUntilUp(cl)
+		if u.at.IsZero() {
+			t.Fatalf("%s: no ping succeeded after the unpause (%v)", tr, u.lastErr)
 		}
-		gap := at.Sub(unpaused)
-		t.Logf("FIGURE docker unpause: %s: the client pings again %v after the unpause - %s", tr, gap.Round(time.Microsecond), verdict(gap, targetRecover))
+		gap := u.at.Sub(unpaused)
+		t.Logf("FIGURE docker unpause: %s: the client pings again %v after the unpause - %s (%v)", tr, gap.Round(time.Microsecond), verdict(gap, targetRecover), u)
 		if gap > hardBound {
 			t.Errorf("%s: recovery after the unpause took %v", tr, gap)
 		}

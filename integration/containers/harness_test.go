@@ -68,6 +68,14 @@ func run(m *testing.M) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err == nil {
+		// A client is not a daemon: a socket left behind by a dead dockerd
+		// gives one too. Ask the daemon itself.
+		if _, perr := cli.Info(ctx, mobyclient.InfoOptions{}); perr != nil {
+			cli.Close()
+			err = fmt.Errorf("docker info: %w", perr)
+		}
+	}
 	cancel()
 	if err != nil {
 		dockerErr = err
