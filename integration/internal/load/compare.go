@@ -278,6 +278,9 @@ func Findings(base string, results []*Result) []string {
 			if len(missed) > 0 {
 				line += "; targets not met: " + strings.Join(missed, ", ")
 			}
+			if s == "completion" && len(met)+len(missed) > 0 {
+				line += fmt.Sprintf(" (the targets are for a 1 KiB completion; this scenario sends %d–%d KiB with streamed replies)", MinCompletion>>10, MaxCompletion>>10)
+			}
 		}
 		out = append(out, line+".")
 	}

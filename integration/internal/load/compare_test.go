@@ -122,6 +122,12 @@ func TestFindings(t *testing.T) {
 	if all := strings.Join(Findings("shm", rs), "\n"); !strings.Contains(all, "the socket transport is faster than shared memory (0.80×)") {
 		t.Errorf("findings with a faster socket:\n%s", all)
 	}
+	// The completion targets say which request they are for.
+	rs = append(rs, cellOf("completion", "shm", 0, 3000, 100*time.Microsecond, time.Microsecond, 1),
+		cellOf("completion", "node", 0, 3000, 6*time.Millisecond, time.Microsecond, 1))
+	if all := strings.Join(Findings("shm", rs), "\n"); !strings.Contains(all, "completion: ringwire shm p50 100µs at 3000 calls/s; Node NDJSON 6.00ms (59.99×); targets met: ≥ 50× Node NDJSON (60.0×) (the targets are for a 1 KiB completion; this scenario sends 1–8 KiB with streamed replies).") {
+		t.Errorf("completion findings:\n%s", all)
+	}
 	if f := Findings("shm", nil); len(f) != 0 {
 		t.Errorf("findings of no results: %q", f)
 	}
