@@ -181,8 +181,14 @@ func cmdBench(e *env, args []string) int {
 	e.printf("machine: %s\n", *machine)
 	e.printf("A:       baseline %s (%s), run %d\n", short(baseCommit), why, aRun.ID)
 	e.printf("B:       working tree at %s%s, run %d\n", short(head), map[bool]string{true: " with changes"}[dirty], bRun.ID)
-	e.printf("paired:  %d rounds, benchmark by benchmark, A and B alternating (A first in odd rounds), %d values a run, -benchtime %s\n\n", *count, *samples, *benchtime)
-	v, res := compare.JudgeSession(aRun.Samples, bRun.Samples, *threshold, true)
+	e.printf("paired:  %d rounds, benchmark by benchmark, A and B alternating (A first in odd rounds), %d values a run, -benchtime %s;\n", *count, *samples, *benchtime)
+	e.printf("         value i of A against value i of B (signed-rank test on the ratios, delta = their median)\n")
+	if *samples >= 2 {
+		e.printf("A/A:     the first against the second half of each of A's runs, in pairs\n\n")
+	} else {
+		e.printf("A/A:     the first against the second half of A's values (one a run: nothing to pair them with)\n\n")
+	}
+	v, res := compare.JudgeSession(aRun.Samples, bRun.Samples, *threshold, *samples)
 	if err := compare.WriteTable(e.stdout, res, "A "+short(baseCommit), "B"); err != nil {
 		e.errorf("bench: %v", err)
 		return ExitFailure

@@ -403,7 +403,7 @@ func benchSequence(t *testing.T, repo string) string {
 	if code != ExitOK || !strings.Contains(out, "no significant regression beyond 10%") || !strings.Contains(out, "gated 3 benchmark×unit, 0 too noisy here; threshold 10%") {
 		return fmt.Sprintf("unchanged A/B session exited %d:\n%s%s", code, out, errs)
 	}
-	for _, w := range []string{"A:       baseline " + parent[:12] + " (-baseline)", "n=8+8"} {
+	for _, w := range []string{"A:       baseline " + parent[:12] + " (-baseline)", "paired n=16", "8 rounds, benchmark by benchmark"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("A/B session lacks %q:\n%s", w, out)
 		}

@@ -147,19 +147,56 @@ func Judge(res, aa Result, thresholdPct float64) Verdict {
 // PairingBenchmark is the value of the "pairing:" line `benchdash bench`
 // writes in both runs of a session it ran benchmark by benchmark: value i
 // of a benchmark on side A was measured next to value i on side B, so the
-// session is judged on its pairs (JudgeSession with paired true). Sessions
+// session is judged on its pairs (JudgeSession, perRun from its "samples:"
+// line). Sessions
 // recorded before it (package by package, no such line) are judged
 // unpaired, as they were then.
 const PairingBenchmark = "benchmark"
 
+// RunHalves splits every sample's values, measured in runs of perRun
+// consecutive values (one run of a benchmark's binary, -test.count=perRun),
+// into the first half of each run and the second half of each run (the
+// middle value of an odd perRun goes to neither), in order, so that value i
+// of first and value i of second were measured next to each other by one
+// process. Compared in pairs, they are the A/A check of a paired session:
+// the gate trusts values measured next to each other to agree when the
+// code is the same, and this asks whether they do. perRun < 2 leaves
+// nothing to split: both halves are empty.
+func RunHalves(samples []Sample, perRun int) (first, second []Sample) {
+	if perRun < 2 {
+		return nil, nil
+	}
+	h := perRun / 2
+	for _, s := range samples {
+		f, g := Sample{Key: s.Key}, Sample{Key: s.Key}
+		for i := 0; i+perRun <= len(s.Values); i += perRun {
+			f.Values = append(f.Values, s.Values[i:i+h]...)
+			g.Values = append(g.Values, s.Values[i+perRun-h:i+perRun]...)
+		}
+		first, second = append(first, f), append(second, g)
+	}
+	return first, second
+}
+
 // JudgeSession compares side A's samples a with side B's b and gates B at
-// thresholdPct: the comparison (paired when the session measured A and B
-// in pairs, see Options.Paired), the A/A check on the Halves of A
-// (unpaired: it asks whether A drifted within the session), and Judge.
+// thresholdPct. perRun says how the session was measured: 0 for a session
+// recorded before pairing (package by package: an unpaired comparison, and
+// the A/A check on the Halves of A, as `benchdash bench` judged it then);
+// otherwise benchmark by benchmark with perRun values a run, so value i of
+// A and value i of B form a pair (Options.Paired), and the A/A check
+// compares, in pairs, the first and second halves of each of A's runs
+// (RunHalves) — or, with one value a run, the Halves of A, unpaired.
 // `benchdash bench` and the dashboard's session pages both call it, so
 // they give one verdict.
-func JudgeSession(a, b []Sample, thresholdPct float64, paired bool) (Verdict, Result) {
-	res := Compare(a, b, Options{Paired: paired})
-	first, second := Halves(a)
-	return Judge(res, Compare(first, second, Options{}), thresholdPct), res
+func JudgeSession(a, b []Sample, thresholdPct float64, perRun int) (Verdict, Result) {
+	res := Compare(a, b, Options{Paired: perRun > 0})
+	var aa Result
+	if perRun >= 2 {
+		first, second := RunHalves(a, perRun)
+		aa = Compare(first, second, Options{Paired: true})
+	} else {
+		first, second := Halves(a)
+		aa = Compare(first, second, Options{})
+	}
+	return Judge(res, aa, thresholdPct), res
 }

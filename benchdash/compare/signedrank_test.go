@@ -134,7 +134,7 @@ func TestJudgeSessionFamily(t *testing.T) {
 			a = append(a, Sample{Key: k, Values: modal(rng, modes, 1)})
 			b = append(b, Sample{Key: k, Values: modal(rng, modes, f)})
 		}
-		v, _ := JudgeSession(a, b, DefaultThreshold, true)
+		v, _ := JudgeSession(a, b, DefaultThreshold, 1)
 		if slow && (len(v.Regressions) != 1 || v.Regressions[0].Name != "Frame42") {
 			t.Errorf("15%% slower Frame42: regressions %+v (gated %d, noisy %d)", v.Regressions, v.Gated, len(v.Noisy))
 		}
@@ -145,5 +145,63 @@ func TestJudgeSessionFamily(t *testing.T) {
 			t.Errorf("family %d, gated %d, too noisy %d", v.Family, v.Gated, len(v.Noisy))
 		}
 		t.Logf("slow=%v: gated %d, too noisy %d, regressions %d", slow, v.Gated, len(v.Noisy), len(v.Regressions))
+	}
+}
+
+func TestRunHalves(t *testing.T) {
+	s := []Sample{{Key: Key{Name: "X"}, Values: []float64{1, 2, 3, 4, 5, 6, 7}}}
+	f, g := RunHalves(s, 2)
+	if fmt.Sprint(f[0].Values, g[0].Values) != "[1 3 5] [2 4 6]" {
+		t.Errorf("runs of 2: %v %v (the 7th value, a run cut short, belongs to neither)", f[0].Values, g[0].Values)
+	}
+	f, g = RunHalves(s, 3)
+	if fmt.Sprint(f[0].Values, g[0].Values) != "[1 4] [3 6]" {
+		t.Errorf("runs of 3: %v %v", f[0].Values, g[0].Values)
+	}
+	if f, g = RunHalves(s, 1); f != nil || g != nil {
+		t.Errorf("runs of 1 split")
+	}
+}
+
+// TestJudgeSessionRuns: a session of 8 rounds × 2 values a run, every run
+// in a random one of two speed modes 1.4x apart (both values of a run
+// share it). The paired A/A check (value 1 against value 2 of each of A's
+// runs) excuses nothing, so the 15% slower benchmark among 100 is gated
+// and fails alone; a benchmark whose second value in a process is always
+// 20% slower than its first is too noisy here (values measured next to
+// each other disagree), and is not gated.
+func TestJudgeSessionRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var a, b []Sample
+	for i := range 100 {
+		modes := make([]bool, 16)
+		for j := 0; j < 16; j += 2 {
+			modes[j] = rng.IntN(2) == 0
+			modes[j+1] = modes[j]
+		}
+		k := Key{Pkg: "protocol", Name: fmt.Sprintf("Frame%d", i), Unit: "sec/op"}
+		f := 1.0
+		if i == 42 {
+			f = 1.15
+		}
+		av, bv := modal(rng, modes, 1), modal(rng, modes, f)
+		if i == 7 {
+			for j := 1; j < 16; j += 2 {
+				av[j] *= 1.2
+				bv[j] *= 1.2
+			}
+		}
+		a = append(a, Sample{Key: k, Values: av})
+		b = append(b, Sample{Key: k, Values: bv})
+	}
+	v, _ := JudgeSession(a, b, DefaultThreshold, 2)
+	if len(v.Regressions) != 1 || v.Regressions[0].Name != "Frame42" {
+		t.Errorf("regressions %+v", v.Regressions)
+	}
+	if len(v.Noisy) != 1 || v.Noisy[0].AA.Name != "Frame7" || !v.Noisy[0].AA.Paired {
+		t.Errorf("too noisy: %+v", v.Noisy)
+	}
+	if v.Gated != 99 || v.Family != 99 {
+		t.Errorf("gated %d family %d, want 99 99", v.Gated, v.Family)
 	}
 }

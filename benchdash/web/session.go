@@ -57,8 +57,21 @@ func (s *Server) judgeSession(ctx context.Context, aID int64, b *store.RunInfo) 
 	if err != nil {
 		return compare.Verdict{}, compare.Result{}, err
 	}
-	v, res := compare.JudgeSession(a, bs, sessionThreshold(b), b.Labels["pairing"] == compare.PairingBenchmark)
+	v, res := compare.JudgeSession(a, bs, sessionThreshold(b), sessionPerRun(b))
 	return v, res, nil
+}
+
+// sessionPerRun is compare.JudgeSession's perRun for a session's B run: 0
+// for a session recorded before pairing, else its samples: line (1 when
+// the line is missing or bad).
+func sessionPerRun(b *store.RunInfo) int {
+	if b.Labels["pairing"] != compare.PairingBenchmark {
+		return 0
+	}
+	if n, err := strconv.Atoi(b.Labels["samples"]); err == nil && n > 0 {
+		return n
+	}
+	return 1
 }
 
 // isSession reports whether a and b are sides A and B of one A/B session.
