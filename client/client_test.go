@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,13 @@ var quiet = WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 
 func dialFake(t testing.TB, d *fakedaemon.Daemon, opts ...Option) *Client {
 	t.Helper()
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.transport == protocol.TransportShm && runtime.GOOS != "linux" {
+		t.Skip("the shared-memory transport is Linux-only (shmring); this case runs on Linux")
+	}
 	cl, err := Dial(context.Background(), d.Path, append([]Option{quiet}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
