@@ -51,6 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var (
 		bin, out, benchOut string
+		samplesOut         string
 		cfg                soak.Config
 		slopeMiBh          float64
 	)
@@ -63,10 +64,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Conns, "conns", 16, "sessions of the sustained run")
 	fs.DurationVar(&cfg.Sample, "sample", time.Second, "memory sampling interval of the sustained run")
 	fs.DurationVar(&cfg.Rules.Warmup, "warmup", 0, "start of the sustained run left out of the slope (default: 20% of -duration, at least 10s when -duration allows)")
-	fs.Float64Var(&slopeMiBh, "slope-bound", 0, "largest RssAnon slope that passes, in `MiB/h` (default: 512 KiB over the window after -warmup)")
+	fs.Float64Var(&slopeMiBh, "slope-bound", 0, "largest RssAnon slope that passes, in `MiB/h` (default: 4 MiB over the window after -warmup)")
 	fs.DurationVar(&cfg.Settle, "settle", 60*time.Second, "longest wait for the levels to come back after clients leave")
 	fs.StringVar(&out, "out", "", "write the report to this `file` too")
 	fs.StringVar(&benchOut, "benchfmt", "", "write the benchfmt lines to this `file` instead of stdout")
+	fs.StringVar(&samplesOut, "samples", "", "write the sustained run's memory samples to this `file` (CSV: seconds, RssAnon, VmRSS bytes)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -137,6 +139,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintln(stdout)
 		fmt.Fprint(stdout, bench.String())
+	}
+	if samplesOut != "" {
+		var b strings.Builder
+		b.WriteString("seconds,rss_anon_bytes,vm_rss_bytes\n")
+		for _, p := range rep.Input.Sustained {
+			fmt.Fprintf(&b, "%.3f,%d,%d\n", p.At.Seconds(), p.RssAnon, p.VmRSS)
+		}
+		if err := os.WriteFile(samplesOut, []byte(b.String()), 0o644); err != nil {
+			fmt.Fprintf(stderr, "ringwire-soak: %v\n", err)
+			return 1
+		}
 	}
 	if out != "" {
 		if err := os.WriteFile(out, []byte(text.String()+"\n"+bench.String()), 0o644); err != nil {

@@ -43,12 +43,13 @@ func TestSoakTiny(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "soak.txt")
 	bench := filepath.Join(t.TempDir(), "soak.bench")
+	samples := filepath.Join(t.TempDir(), "samples.csv")
 	var stdout, stderr strings.Builder
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	code := run(ctx, []string{"-daemon", ringwired, "-small", "5", "-sessions", "20", "-cycles", "2",
 		"-duration", "2s", "-warmup", "500ms", "-conns", "4", "-rate", "100", "-slope-bound", "1e6",
-		"-out", out, "-benchfmt", bench}, &stdout, &stderr)
+		"-out", out, "-benchfmt", bench, "-samples", samples}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
@@ -75,6 +76,11 @@ func TestSoakTiny(t *testing.T) {
 	}
 	if b, err := os.ReadFile(bench); err != nil || !strings.Contains(string(b), "BenchmarkSoak/phase=cycle_2_left 1 1 sessions") {
 		t.Errorf("-benchfmt file: %v\n%s", err, b)
+	}
+	// A sample a second over 2 s, after the header.
+	if b, err := os.ReadFile(samples); err != nil || !strings.HasPrefix(string(b), "seconds,rss_anon_bytes,vm_rss_bytes\n") ||
+		strings.Count(string(b), "\n") < 2 {
+		t.Errorf("-samples file: %v\n%s", err, b)
 	}
 	if !strings.Contains(stderr.String(), "soak ") {
 		t.Errorf("no progress on stderr: %q", stderr.String())

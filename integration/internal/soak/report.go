@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/ringwire/ringwire/daemon"
 )
@@ -42,6 +43,10 @@ func WriteTable(w io.Writer, rep *Report) error {
 		if b, n, ok := SlopeAfter(rep.Input.Sustained, cfg.Rules.Warmup, false); ok {
 			a, _, _ := SlopeAfter(rep.Input.Sustained, cfg.Rules.Warmup, true)
 			fmt.Fprintf(w, "slopes after the %v warm-up (%d samples, least squares): RssAnon %s/h, VmRSS %s/h\n", cfg.Rules.Warmup, n, signedMiB(a*3600), signedMiB(b*3600))
+			lo, hi := spread(rep.Input.Sustained, cfg.Rules.Warmup)
+			fmt.Fprintf(w, "RssAnon after the warm-up: %s to %s (a spread of %s); the bound: %s/h, %s over the window\n",
+				mib(lo), mib(hi), signedMiB(float64(hi-lo)), mib(int64(cfg.Rules.SlopeBound*3600)),
+				signedMiB(cfg.Rules.SlopeBound*(cfg.Sustained-cfg.Rules.Warmup).Seconds()))
 		}
 	}
 	fmt.Fprintf(w, "idle releases (free heap returned to the OS %v after the last session left): %d\n", daemon.IdleReleaseDelay, rep.Released)
@@ -82,4 +87,22 @@ func WriteBenchfmt(w io.Writer, rep *Report) error {
 		fmt.Fprintf(w, "BenchmarkSoak/sustained 1 %.0f RssAnon-B/h\n", a*3600)
 	}
 	return nil
+}
+
+// spread is the least and the largest RssAnon at or after warmup.
+func spread(ps []Point, warmup time.Duration) (lo, hi int64) {
+	first := true
+	for _, p := range ps {
+		if p.At < warmup {
+			continue
+		}
+		if first || p.RssAnon < lo {
+			lo = p.RssAnon
+		}
+		if first || p.RssAnon > hi {
+			hi = p.RssAnon
+		}
+		first = false
+	}
+	return lo, hi
 }

@@ -60,6 +60,7 @@ func TestWriteTable(t *testing.T) {
 		"phase", "RssAnon", "no GC yet", "cycle 1: left", "3.5s",
 		"RssAnon per idle shm session: 16.5 KiB (from 100 to 1000 sessions)",
 		"12000 requests (200/s)", "slopes after the 12s warm-up (48 samples",
+		"RssAnon after the warm-up: 11.94 MiB to 12.06 MiB (a spread of +128.0 KiB)",
 		"PASS  goroutines back to idle: 7 after each of 4 phases", "no leak", "took 77s",
 	} {
 		if !strings.Contains(out, want) {

@@ -140,7 +140,7 @@ func TestJudgeFailures(t *testing.T) {
 		{"no heap after cycle 1", "live heap", "no live heap", func(in *Input) { in.Left[0].Memory.HeapLiveBytes = 0 }},
 		{"RssAnon grows", "RssAnon slope", "over 48 samples", func(in *Input) {
 			for i := range in.Sustained {
-				in.Sustained[i].RssAnon += int64(i) * 16 << 10 // 16 KiB/s: 56 MiB/h
+				in.Sustained[i].RssAnon += int64(i) * 128 << 10 // 128 KiB/s: 450 MiB/h, 6 MiB over the window
 			}
 		}},
 		{"too short", "RssAnon slope", "1 samples after the warm-up", func(in *Input) { in.Sustained = in.Sustained[:13] }},
@@ -160,6 +160,26 @@ func TestJudgeFailures(t *testing.T) {
 				t.Fatalf("reason %q, want it to say %q", c.Reason, tc.reason)
 			}
 		})
+	}
+}
+
+// TestJudgeNoisyFlatPasses: RssAnon swinging by 2 MiB, as a flat
+// daemon's does under the mixed load here, is no slope.
+func TestJudgeNoisyFlatPasses(t *testing.T) {
+	in := withCycles(healthy())
+	for i := range in.Sustained {
+		in.Sustained[i].RssAnon = 8<<20 + int64((i*7919)%5-2)*(512<<10) // 7..9 MiB, no trend
+	}
+	if c := check(t, Judge(in, rules), "RssAnon slope"); !c.Pass {
+		t.Fatalf("noise fails: %+v", c)
+	}
+	// A slow leak under the budget passes too: 2 MiB over the 48 s window.
+	in = withCycles(healthy())
+	for i := range in.Sustained {
+		in.Sustained[i].RssAnon += int64(i) * (2 << 20) / 48
+	}
+	if c := check(t, Judge(in, rules), "RssAnon slope"); !c.Pass {
+		t.Fatalf("2 MiB over the window fails a 4 MiB budget: %+v", c)
 	}
 }
 
