@@ -42,10 +42,14 @@ func fixedReport() *Report {
 		Released: 4, Took: 77 * time.Second,
 		Load: &load.Result{Sample: &load.Sample{Completed: 12000, Elapsed: time.Minute}},
 	}
-	rep.Readings = append([]Reading{in.Idle}, in.Left...)
+	before := in.Left[0]
+	before.Phase += ", before release"
+	before.Proc.RssAnon = 19 << 20
+	in.Left[0].Proc.RssAnon = 9 << 20
+	rep.Readings = append([]Reading{in.Idle, before}, in.Left...)
 	rep.Readings[0].Memory.GCCycles = 0
-	rep.Readings[1].Memory.GCCycles = 3
-	rep.Readings[1].Settle = 3500 * time.Millisecond
+	rep.Readings[2].Memory.GCCycles = 3
+	rep.Readings[2].Settle = 3500 * time.Millisecond
 	rep.Checks = Judge(in, rules)
 	return rep
 }
@@ -62,6 +66,7 @@ func TestWriteTable(t *testing.T) {
 		"12000 requests (200/s)", "slopes after the 12s warm-up (48 samples",
 		"RssAnon after the warm-up: 11.94 MiB to 12.06 MiB (a spread of +128.0 KiB)",
 		"PASS  goroutines back to idle: 7 after each of 4 phases", "no leak", "took 77s",
+		"cycle 1: left: RssAnon 19.00 MiB before the release, 9.00 MiB after (-10.00 MiB)", "returned by the daemon's idle release",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
@@ -86,6 +91,7 @@ func TestWriteBenchfmt(t *testing.T) {
 	for _, want := range []string{
 		"BenchmarkSoak/phase=idle 1 1 sessions 7 goroutines 14 fds 0 shm-maps 409600 live-heap-B",
 		"BenchmarkSoak/phase=cycle_1_left 1 ",
+		"BenchmarkSoak/phase=cycle_1_left_before_release 1 ",
 		"BenchmarkSoak/per-session 1 16896 RssAnon-B/session",
 		"BenchmarkSoak/sustained 1 ",
 	} {
