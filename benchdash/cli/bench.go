@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -23,7 +25,7 @@ func cmdBench(e *env, args []string) int {
 	runs := fs.String("runs", DefaultRuns, "directory for this machine's results files (machine-local)")
 	results := fs.String("results", DefaultResults, "committed results directory (its baselines.json names saved baselines)")
 	count := fs.Int("count", 8, "rounds: each runs every benchmark once per side (rounds × -samples at least 8 for the A/A check)")
-	samples := fs.Int("samples", 2, "values per benchmark, side and round (the -test.count of each run); value i of A and of B form a pair")
+	samples := fs.Int("samples", 2, "values per benchmark leaf, side and round, each measured by a run of its own in ABBA order; value i of A and of B form a pair")
 	benchtime := fs.String("benchtime", "50ms", "go test -benchtime")
 	bench := fs.String("bench", ".", "go test -bench regular expression (DIR=RE overrides it for one directory)")
 	threshold := fs.Float64("threshold", DefaultThreshold, "fail on significant regressions worse than this many percent")
@@ -134,19 +136,44 @@ func cmdBench(e *env, args []string) int {
 			session, s.name, baseCommit, oneLine(*benchtime), *count, *samples, compare.PairingBenchmark, *threshold)
 		outs[s] = &w
 	}
+	// Find every benchmark's leaves (sub-benchmarks), one iteration each:
+	// a round runs them one at a time.
+	for _, s := range sides {
+		for i := range s.pkgs {
+			p := &s.pkgs[i]
+			fmt.Fprintf(e.stderr, "[%s] side %s (%s): listing the benchmarks of %s (one iteration each)\n", since(start), s.name, short(s.commit), p.importPath)
+			for _, n := range p.names {
+				ls, err := e.listLeaves(s, *p, benchPattern(p.bench, n))
+				if err != nil {
+					e.errorf("bench: side %s, %s: %v", s.name, p.importPath, err)
+					return ExitFailure
+				}
+				p.leaves = append(p.leaves, ls...)
+			}
+		}
+	}
 	var roundTime time.Duration
 	for i := 0; i < *count; i++ {
-		order := roundOrder(i, sides)
 		t0 := time.Now()
-		for _, st := range roundSteps(order) {
+		steps := roundSteps(i, sides, *samples)
+		for k, st := range steps {
 			s, p := st.side, st.pkg
-			est := ""
-			if roundTime > 0 {
-				est = fmt.Sprintf(", about %s to go", (roundTime*time.Duration(*count-i) - time.Since(t0)).Round(time.Second))
+			if st.first {
+				est := ""
+				if roundTime > 0 {
+					est = fmt.Sprintf(", about %s to go", (roundTime*time.Duration(*count-i) - time.Since(t0)).Round(time.Second))
+				}
+				var seq []string
+				for _, o := range steps[k:] {
+					if o.pkg.importPath != p.importPath || o.leaf != st.leaf {
+						break
+					}
+					seq = append(seq, o.side.name)
+				}
+				fmt.Fprintf(e.stderr, "[%s] round %d of %d, sides %s: %s %s%s\n", since(start), i+1, *count, strings.Join(seq, " "), p.importPath, st.leaf, est)
 			}
-			fmt.Fprintf(e.stderr, "[%s] round %d of %d, side %s (%s): %s %s%s\n", since(start), i+1, *count, s.name, short(s.commit), p.importPath, st.name, est)
-			if err := e.runBinary(s, p, benchPattern(p.bench, st.name), *benchtime, *samples, outs[s]); err != nil {
-				e.errorf("bench: round %d, side %s, %s: %v", i+1, s.name, p.importPath, err)
+			if err := e.runBinary(s, p, leafPattern(st.leaf), *benchtime, 1, outs[s]); err != nil {
+				e.errorf("bench: round %d, side %s, %s %s: %v", i+1, s.name, p.importPath, st.leaf, err)
 				return ExitFailure
 			}
 		}
@@ -181,12 +208,12 @@ func cmdBench(e *env, args []string) int {
 	e.printf("machine: %s\n", *machine)
 	e.printf("A:       baseline %s (%s), run %d\n", short(baseCommit), why, aRun.ID)
 	e.printf("B:       working tree at %s%s, run %d\n", short(head), map[bool]string{true: " with changes"}[dirty], bRun.ID)
-	e.printf("paired:  %d rounds, benchmark by benchmark, A and B alternating (A first in odd rounds), %d values a run, -benchtime %s;\n", *count, *samples, *benchtime)
-	e.printf("         value i of A against value i of B (signed-rank test on the ratios, delta = their median)\n")
+	e.printf("paired:  %d rounds, leaf by leaf (each sub-benchmark on its own), %d values a side and round in ABBA order (A first in odd rounds), one value a process, -benchtime %s;\n", *count, *samples, *benchtime)
+	e.printf("         value i of A against value i of B, measured one after the other (signed-rank test on the ratios, delta = their median)\n")
 	if *samples >= 2 {
-		e.printf("A/A:     the first against the second half of each of A's runs, in pairs\n\n")
+		e.printf("A/A:     A's first against A's second value of each round, in pairs\n\n")
 	} else {
-		e.printf("A/A:     the first against the second half of A's values (one a run: nothing to pair them with)\n\n")
+		e.printf("A/A:     the first against the second half of A's values, unpaired (one value a round: nothing to pair them with)\n\n")
 	}
 	v, res := compare.JudgeSession(aRun.Samples, bRun.Samples, *threshold, *samples)
 	if err := compare.WriteTable(e.stdout, res, "A "+short(baseCommit), "B"); err != nil {
@@ -199,55 +226,73 @@ func cmdBench(e *env, args []string) int {
 	return ExitOK
 }
 
-// step is one run of one top-level benchmark of a package on one side.
+// step is one run of one benchmark leaf (a benchmark without
+// sub-benchmarks, or one sub-benchmark) on one side, for one value.
 type step struct {
-	side *tree
-	pkg  benchPkg
-	name string
+	side  *tree
+	pkg   benchPkg
+	leaf  string // its full name without the -GOMAXPROCS suffix
+	first bool   // the leaf's first run in the round (for the progress line)
 }
 
-// roundSteps returns a round's runs: benchmark by benchmark, each top-level
-// benchmark on every side in order before the next, so that the values of
-// A and B that form a pair are measured a fraction of a second apart. This
-// machine's speed changes between modes (an unchanged frame benchmark read
-// 100 ns in one run and 145 ns in the next): a pair measured close in time
-// shares the mode, and the paired test cancels it; package by package, a
-// pair was seconds apart, and an unpaired test over the pooled values saw
-// only the mixture (a 15% slowdown went unseen). Benchmarks (and
-// packages) one side lacks run on the other alone, in their place.
-func roundSteps(order []*tree) []step {
-	type bench struct{ ip, name string }
-	var benches []bench
-	seen := map[bench]bool{}
-	for _, s := range order {
+// roundSteps returns round i's runs (i from 0): leaf by leaf, a package's
+// leaves together, packages in first-seen order; for each leaf, perSide
+// runs of one value on each side in the order X Y Y X X Y … (ABBA), X
+// being A in even rounds and B in odd ones. Value j of a leaf on A and
+// value j on B in a round are then measured one after the other, a
+// tenth of a second apart, each in a process of its own. This machine's
+// speed changes between modes (an unchanged frame benchmark read 100 ns in
+// one run and 145 ns in the next) and other work comes and goes on its two
+// cores: a pair measured that close shares what the machine did, and the
+// paired test cancels it. Run package by package, a pair was seconds
+// apart and a 15% slowdown went unseen; run benchmark by benchmark with 2
+// values in one process, a burst of other work hit both values of a side
+// together and failed unchanged benchmarks by 20%. ABBA also cancels a
+// drift within the round, and the alternation of X between rounds whatever
+// advantage the first run of a pair has. Leaves one side lacks run on the
+// other alone, in their place.
+func roundSteps(i int, sides []*tree, perSide int) []step {
+	type leaf struct{ ip, name string }
+	var leaves []leaf
+	seen := map[leaf]bool{}
+	var pkgOrder []string
+	pkgSeen := map[string]bool{}
+	for _, s := range sides {
 		for _, p := range s.pkgs {
-			for _, n := range p.names {
-				if k := (bench{p.importPath, n}); !seen[k] {
+			for _, n := range p.leaves {
+				if k := (leaf{p.importPath, n}); !seen[k] {
 					seen[k] = true
-					benches = append(benches, k)
+					leaves = append(leaves, k)
 				}
+			}
+			if !pkgSeen[p.importPath] && len(p.leaves) > 0 {
+				pkgSeen[p.importPath] = true
+				pkgOrder = append(pkgOrder, p.importPath)
 			}
 		}
 	}
-	// Keep a package's benchmarks together, packages in first-seen order.
-	var pkgOrder []string
-	pkgSeen := map[string]bool{}
-	for _, b := range benches {
-		if !pkgSeen[b.ip] {
-			pkgSeen[b.ip] = true
-			pkgOrder = append(pkgOrder, b.ip)
-		}
+	order := sides
+	if len(sides) == 2 && i%2 == 1 {
+		order = []*tree{sides[1], sides[0]}
 	}
 	var steps []step
 	for _, ip := range pkgOrder {
-		for _, b := range benches {
-			if b.ip != ip {
+		for _, l := range leaves {
+			if l.ip != ip {
 				continue
 			}
-			for _, s := range order {
-				for _, p := range s.pkgs {
-					if p.importPath == ip && slices.Contains(p.names, b.name) {
-						steps = append(steps, step{s, p, b.name})
+			first := true
+			for j := 0; j < perSide; j++ {
+				o := order
+				if j%2 == 1 && len(order) == 2 {
+					o = []*tree{order[1], order[0]}
+				}
+				for _, s := range o {
+					for _, p := range s.pkgs {
+						if p.importPath == ip && slices.Contains(p.leaves, l.name) {
+							steps = append(steps, step{side: s, pkg: p, leaf: l.name, first: first})
+							first = false
+						}
 					}
 				}
 			}
@@ -256,14 +301,43 @@ func roundSteps(order []*tree) []step {
 	return steps
 }
 
-// roundOrder returns the order in which round i (from 0) runs the sides:
-// A first in even rounds, B first in odd ones, so that neither side always
-// runs on a machine the other has just warmed (or heated).
-func roundOrder(i int, sides []*tree) []*tree {
-	if len(sides) == 2 && i%2 == 1 {
-		return []*tree{sides[1], sides[0]}
+// leafPattern is the -test.bench expression that selects exactly the leaf
+// named name ("BenchmarkFrame/size=64B"): every level anchored.
+func leafPattern(name string) string {
+	parts := strings.Split(name, "/")
+	for i, p := range parts {
+		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
 	}
-	return sides
+	return strings.Join(parts, "/")
+}
+
+// listLeaves runs the benchmarks of p that pattern selects for one
+// iteration each (-test.benchtime=1x) and returns the names of the leaves
+// that reported a result, in order, without the -GOMAXPROCS suffix the
+// testing package adds.
+func (e *env) listLeaves(s *tree, p benchPkg, pattern string) ([]string, error) {
+	var out strings.Builder
+	if err := e.runBinary(s, p, pattern, "1x", 1, &out); err != nil {
+		return nil, err
+	}
+	suffix := ""
+	if n := runtime.GOMAXPROCS(0); n > 1 {
+		suffix = fmt.Sprintf("-%d", n)
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		n := strings.TrimSuffix(f[0], suffix)
+		if !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	return names, nil
 }
 
 // report prints the verdict and returns the regressions that fail it.

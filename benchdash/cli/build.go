@@ -36,6 +36,10 @@ type benchPkg struct {
 	// source order: a session runs them one at a time, each on both sides
 	// before the next (see roundSteps).
 	names []string
+	// leaves are the full names of the benchmarks (or sub-benchmarks)
+	// without sub-benchmarks of their own that names ran, found by a run
+	// of one iteration each before the first round.
+	leaves []string
 }
 
 // tree is one side of an A/B session: a checkout and its test binaries.

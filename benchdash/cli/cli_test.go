@@ -384,7 +384,7 @@ func benchSequence(t *testing.T, repo string) string {
 	args := []string{"bench", "-count", "8", "-benchtime", "10x", "-machine", "fixture-box", "slowfixture"}
 
 	out := mustRun(t, ExitOK, args...)
-	for _, w := range []string{"building the working tree's benchmarks", "round 8 of 8, side B", "nothing to compare; recorded as run 1", "no saved baseline: HEAD"} {
+	for _, w := range []string{"building the working tree's benchmarks", "round 8 of 8, sides B B: example.com/slowfixture BenchmarkWork", "nothing to compare; recorded as run 1", "no saved baseline: HEAD"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("first bench lacks %q:\n%s", w, out)
 		}
@@ -403,16 +403,15 @@ func benchSequence(t *testing.T, repo string) string {
 	if code != ExitOK || !strings.Contains(out, "no significant regression beyond 10%") || !strings.Contains(out, "gated 3 benchmark×unit, 0 too noisy here; threshold 10%") {
 		return fmt.Sprintf("unchanged A/B session exited %d:\n%s%s", code, out, errs)
 	}
-	for _, w := range []string{"A:       baseline " + parent[:12] + " (-baseline)", "paired n=16", "8 rounds, benchmark by benchmark"} {
+	for _, w := range []string{"A:       baseline " + parent[:12] + " (-baseline)", "paired n=16", "8 rounds, leaf by leaf"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("A/B session lacks %q:\n%s", w, out)
 		}
 	}
-	// Rounds alternate which side goes first: A B, B A, ...
-	r1a, r1b := strings.Index(errs, "round 1 of 8, side A"), strings.Index(errs, "round 1 of 8, side B")
-	r2a, r2b := strings.Index(errs, "round 2 of 8, side A"), strings.Index(errs, "round 2 of 8, side B")
-	if r1a < 0 || r1b < r1a || r2b < r1b || r2a < r2b {
-		t.Errorf("rounds not alternating: %d %d %d %d\n%s", r1a, r1b, r2a, r2b, errs)
+	// Rounds alternate which side goes first, in ABBA order: A B B A, B A A B, ...
+	if !strings.Contains(errs, "round 1 of 8, sides A B B A: example.com/slowfixture BenchmarkWork") ||
+		!strings.Contains(errs, "round 2 of 8, sides B A A B: example.com/slowfixture BenchmarkWork") {
+		t.Errorf("rounds not in alternating ABBA order:\n%s", errs)
 	}
 	clean("an A/B session")
 	if other := must(os.ReadFile(filepath.Join(repo, "bench", "results", BaselinesFile))); !strings.Contains(string(other), "other-box") {

@@ -129,33 +129,43 @@ func TestHalvesAndRounds(t *testing.T) {
 		t.Errorf("halves of 9: %v %v", first[0].Values, second[0].Values)
 	}
 	a, b := &tree{name: "A"}, &tree{name: "B"}
-	var got []string
-	for i := range 4 {
-		for _, s := range roundOrder(i, []*tree{a, b}) {
-			got = append(got, s.name)
+	// Leaf by leaf, a package's leaves together, packages in the order
+	// the sides list them; each leaf twice a side in ABBA order, A first
+	// in round 0 and B first in round 1; a leaf or package only one side
+	// has (Y dropped from the working tree, Z and package new added) runs
+	// on that side alone, in its place.
+	a.pkgs = []benchPkg{{importPath: "p", leaves: []string{"X/1", "X/2", "Y"}}, {importPath: "q", leaves: []string{"W"}}}
+	b.pkgs = []benchPkg{{importPath: "p", leaves: []string{"X/1", "X/2", "Z"}}, {importPath: "new", leaves: []string{"N"}}, {importPath: "q", leaves: []string{"W"}}}
+	for i, want := range []string{
+		"A:p.X/1 B:p.X/1 B:p.X/1 A:p.X/1 A:p.X/2 B:p.X/2 B:p.X/2 A:p.X/2 A:p.Y A:p.Y B:p.Z B:p.Z A:q.W B:q.W B:q.W A:q.W B:new.N B:new.N",
+		"B:p.X/1 A:p.X/1 A:p.X/1 B:p.X/1 B:p.X/2 A:p.X/2 A:p.X/2 B:p.X/2 A:p.Y A:p.Y B:p.Z B:p.Z B:q.W A:q.W A:q.W B:q.W B:new.N B:new.N",
+	} {
+		var steps []string
+		firsts := 0
+		for _, st := range roundSteps(i, []*tree{a, b}, 2) {
+			steps = append(steps, st.side.name+":"+st.pkg.importPath+"."+st.leaf)
+			if st.first {
+				firsts++
+			}
+		}
+		if got := strings.Join(steps, " "); got != want {
+			t.Errorf("round %d steps\n got %s\nwant %s", i, got, want)
+		}
+		if firsts != 6 {
+			t.Errorf("round %d: %d leaves marked first, want 6", i, firsts)
 		}
 	}
-	if strings.Join(got, "") != "ABBAABBA" {
-		t.Errorf("round order %s, want ABBAABBA", strings.Join(got, ""))
+	if got := len(roundSteps(0, []*tree{b}, 1)); got != 5 {
+		t.Errorf("one side, one value: %d steps, want 5", got)
 	}
-	if s := roundOrder(1, []*tree{b}); len(s) != 1 || s[0] != b {
-		t.Errorf("one side: %v", s)
-	}
-	// Benchmark by benchmark, each on both sides before the next, a
-	// package's benchmarks together; a benchmark or package only one side
-	// has (Y dropped from the working tree, Z and package new added) runs on
-	// that side alone, in its place.
-	a.pkgs = []benchPkg{{importPath: "p", names: []string{"X", "Y"}}, {importPath: "q", names: []string{"W"}}}
-	b.pkgs = []benchPkg{{importPath: "p", names: []string{"X", "Z"}}, {importPath: "new", names: []string{"N"}}, {importPath: "q", names: []string{"W"}}}
-	var steps []string
-	for i := range 2 {
-		for _, st := range roundSteps(roundOrder(i, []*tree{a, b})) {
-			steps = append(steps, st.side.name+":"+st.pkg.importPath+"."+st.name)
+	for _, c := range []struct{ name, want string }{
+		{"BenchmarkFrame/size=64B", "^BenchmarkFrame$/^size=64B$"},
+		{"BenchmarkPing", "^BenchmarkPing$"},
+		{"BenchmarkX/a.b/c+d", `^BenchmarkX$/^a\.b$/^c\+d$`},
+	} {
+		if got := leafPattern(c.name); got != c.want {
+			t.Errorf("leafPattern(%q) = %q, want %q", c.name, got, c.want)
 		}
-	}
-	if got, want := strings.Join(steps, " "), "A:p.X B:p.X A:p.Y B:p.Z A:q.W B:q.W B:new.N "+
-		"B:p.X A:p.X B:p.Z A:p.Y B:new.N B:q.W A:q.W"; got != want {
-		t.Errorf("steps %s\nwant  %s", got, want)
 	}
 	for _, c := range []struct{ expr, name, want string }{
 		{".", "BenchmarkFrame", "^BenchmarkFrame$"},

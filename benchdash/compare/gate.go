@@ -153,15 +153,16 @@ func Judge(res, aa Result, thresholdPct float64) Verdict {
 // unpaired, as they were then.
 const PairingBenchmark = "benchmark"
 
-// RunHalves splits every sample's values, measured in runs of perRun
-// consecutive values (one run of a benchmark's binary, -test.count=perRun),
-// into the first half of each run and the second half of each run (the
-// middle value of an odd perRun goes to neither), in order, so that value i
-// of first and value i of second were measured next to each other by one
-// process. Compared in pairs, they are the A/A check of a paired session:
-// the gate trusts values measured next to each other to agree when the
-// code is the same, and this asks whether they do. perRun < 2 leaves
-// nothing to split: both halves are empty.
+// RunHalves splits every sample's values, measured in groups of perRun
+// consecutive values (one round of `benchdash bench`: perRun values of a
+// benchmark on each side, in ABBA order), into the first half of each group
+// and the second half of each group (the middle value of an odd perRun goes
+// to neither), in order, so that value i of first and value i of second
+// were measured in the same round, a few tenths of a second apart.
+// Compared in pairs, they are the A/A check of a paired session: the gate
+// trusts values measured close together to agree when the code is the
+// same, and this asks whether they do. perRun < 2 leaves nothing to split:
+// both halves are empty.
 func RunHalves(samples []Sample, perRun int) (first, second []Sample) {
 	if perRun < 2 {
 		return nil, nil
@@ -182,10 +183,11 @@ func RunHalves(samples []Sample, perRun int) (first, second []Sample) {
 // thresholdPct. perRun says how the session was measured: 0 for a session
 // recorded before pairing (package by package: an unpaired comparison, and
 // the A/A check on the Halves of A, as `benchdash bench` judged it then);
-// otherwise benchmark by benchmark with perRun values a run, so value i of
-// A and value i of B form a pair (Options.Paired), and the A/A check
-// compares, in pairs, the first and second halves of each of A's runs
-// (RunHalves) — or, with one value a run, the Halves of A, unpaired.
+// otherwise leaf by leaf with perRun values a side and round, so value i
+// of A and value i of B form a pair (Options.Paired), and the A/A check
+// compares, in pairs, the first and second halves of A's values of each
+// round (RunHalves) — or, with one value a round, the Halves of A,
+// unpaired.
 // `benchdash bench` and the dashboard's session pages both call it, so
 // they give one verdict.
 func JudgeSession(a, b []Sample, thresholdPct float64, perRun int) (Verdict, Result) {
