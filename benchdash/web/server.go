@@ -43,6 +43,12 @@ type Options struct {
 	// in). Nil, or a commit it does not know, orders commits by when they
 	// were first measured.
 	Commits CommitOrder
+	// Token, when set, is the write token: POST /api/runs must carry it
+	// ("Authorization: Bearer <token>", compared in constant time) or is
+	// answered 401 and stores nothing. Without a token the server is
+	// read-only to the network: only loopback clients may post (403 for
+	// the others). See guardWrite.
+	Token string
 }
 
 // Server is the dashboard's http.Handler.
@@ -74,7 +80,8 @@ func New(st *store.Store, opts Options) *Server {
 	s.mux.HandleFunc("GET /regressions", s.regressionsPage)
 	s.mux.HandleFunc("GET /benchmarks", s.benchmarksPage)
 	s.mux.HandleFunc("GET /api/runs", s.apiRuns)
-	s.mux.HandleFunc("POST /api/runs", s.apiIngest)
+	s.mux.HandleFunc("POST /api/runs", s.guardWrite(s.apiIngest))
+	s.mux.HandleFunc("GET /api/verdict", s.apiVerdict)
 	s.mux.HandleFunc("GET /api/runs/{id}", s.apiRun)
 	s.mux.HandleFunc("GET /api/benchmarks", s.apiBenchmarks)
 	s.mux.HandleFunc("GET /api/benchmarks/{id}/history", s.apiHistory)

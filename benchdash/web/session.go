@@ -49,15 +49,24 @@ func sessionThreshold(b *store.RunInfo) float64 {
 // exactly as `benchdash bench` did (compare.JudgeSession, paired when the
 // session was run benchmark by benchmark) at the session's threshold.
 func (s *Server) judgeSession(ctx context.Context, aID int64, b *store.RunInfo) (compare.Verdict, compare.Result, error) {
-	a, err := s.st.Samples(ctx, aID)
+	return judgeSession(ctx, s.st, aID, b, 0)
+}
+
+// judgeSession is Server.judgeSession on st, at thresholdPct when it is
+// positive (else the session's).
+func judgeSession(ctx context.Context, st *store.Store, aID int64, b *store.RunInfo, thresholdPct float64) (compare.Verdict, compare.Result, error) {
+	a, err := st.Samples(ctx, aID)
 	if err != nil {
 		return compare.Verdict{}, compare.Result{}, err
 	}
-	bs, err := s.st.Samples(ctx, b.ID)
+	bs, err := st.Samples(ctx, b.ID)
 	if err != nil {
 		return compare.Verdict{}, compare.Result{}, err
 	}
-	v, res := compare.JudgeSession(a, bs, sessionThreshold(b), sessionPerRun(b))
+	if thresholdPct <= 0 {
+		thresholdPct = sessionThreshold(b)
+	}
+	v, res := compare.JudgeSession(a, bs, thresholdPct, sessionPerRun(b))
 	return v, res, nil
 }
 

@@ -13,7 +13,11 @@ import (
 	"github.com/ringwire/ringwire/benchdash/store"
 )
 
-// apiIngest stores a benchmark results file POSTed to /api/runs.
+// apiIngest stores a benchmark results file POSTed to /api/runs, in one
+// transaction with its comparisons (store.Ingest). It is idempotent by
+// content hash: 201 with the new run's id, or 200 with the existing run's
+// id (and "duplicate": true) when the same content is already stored, so
+// retrying a POST is safe and many machines may post at once.
 func (s *Server) apiIngest(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	o := store.Overrides{Machine: q.Get("machine"), Branch: q.Get("branch"), Commit: q.Get("commit")}
@@ -37,8 +41,23 @@ func (s *Server) apiIngest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.st.Ingest(r.Context(), run)
+	if err != nil && !errors.Is(err, store.ErrDuplicate) && r.Context().Err() == nil {
+		// Two machines posting the same file at once: on a store whose
+		// transactions do not serialize writers (PostgreSQL), the second
+		// insert of the hash fails on its unique constraint instead of
+		// finding the first. Asked again, it finds it.
+		var again *store.IngestResult
+		if again, err = s.st.Ingest(r.Context(), run); err == nil {
+			res = again
+		} else if errors.Is(err, store.ErrDuplicate) {
+			res = again
+		}
+	}
 	if errors.Is(err, store.ErrDuplicate) {
-		writeJSON(w, http.StatusConflict, map[string]any{"error": err.Error(), "run_id": res.RunID})
+		// The same content is stored already: a CI job's retry of a POST
+		// whose answer it lost. Answer as for the first POST, without
+		// storing or comparing anything again.
+		writeJSON(w, http.StatusOK, map[string]any{"run_id": res.RunID, "duplicate": true, "note": err.Error()})
 		return
 	}
 	if err != nil {

@@ -218,7 +218,9 @@ func TestJSON(t *testing.T) {
 func post(t *testing.T, h http.Handler, url string, body []byte) (int, map[string]any) {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("POST", url, bytes.NewReader(body)))
+	req := httptest.NewRequest("POST", url, bytes.NewReader(body))
+	req.RemoteAddr = "127.0.0.1:40000" // the developer's own machine: no token needed
+	h.ServeHTTP(rec, req)
 	var v map[string]any
 	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
 		t.Fatalf("POST %s: %v: %s", url, err, rec.Body)
@@ -252,8 +254,11 @@ func TestUpload(t *testing.T) {
 		t.Errorf("saved upload parses as %+v, %v", rerun, err)
 	}
 	code, v = post(t, h, "/api/runs", real)
-	if code != 409 || v["run_id"].(float64) != 1 {
-		t.Errorf("duplicate upload: %d %v", code, v)
+	if code != 200 || v["run_id"].(float64) != 1 || v["duplicate"] != true {
+		t.Errorf("duplicate upload: %d %v, want 200 with the existing run", code, v)
+	}
+	if files, _ := filepath.Glob(filepath.Join(results, "*.txt")); len(files) != 1 {
+		t.Errorf("a duplicate upload was saved again: %v", files)
 	}
 	bad := append(append([]byte{}, real...), "BenchmarkX-2 12 oops ns/op\n"...)
 	code, v = post(t, h, "/api/runs?name=bad.txt", bad)
