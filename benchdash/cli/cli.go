@@ -56,6 +56,10 @@ commands:
            -runs the database lacks; uploads are saved in -runs
   rebuild  [-db F] [-runs D] [-results D]
            recreate the database from the results files
+  post     [-url http://127.0.0.1:8080] [-token T] [-machine L] [-branch B] [-commit C] [-retries 5] FILE...
+           post results files to a dashboard (retrying; a file already stored answers its run); prints the run ids
+  verdict  [-db F | -url URL] [-run ID|latest] [-against ID] [-threshold T] [-format markdown|json]
+           the gate's verdict on a run (its session's side A, else its baseline); exit 1 when it fails
 `
 
 type env struct {
@@ -83,7 +87,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"compare": cmdCompare,
 		"serve":   cmdServe,
 		"rebuild": cmdRebuild,
-		"readme":  cmdReadme, // readme.go
+		"readme":  cmdReadme,  // readme.go
+		"post":    cmdPost,    // post.go
+		"verdict": cmdVerdict, // verdict.go
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":

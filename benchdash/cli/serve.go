@@ -21,6 +21,7 @@ func cmdServe(e *env, args []string) int {
 	results := fs.String("results", DefaultResults, "committed results directory, imported at start")
 	runs := fs.String("runs", DefaultRuns, "this machine's results directory (not tracked by git), imported at start too; uploads (POST /api/runs) are saved there")
 	doImport := fs.Bool("import", true, "at start, import the results files of -results and -runs that the database lacks, and the baselines of -results/baselines.json it lacks")
+	token := fs.String("token", os.Getenv(EnvToken), "write token POST /api/runs must carry (Authorization: Bearer); default $"+EnvToken+"; without one only loopback clients may post")
 	repo := fs.String("repo", ".", "git repository whose history orders the history charts' commits (falls back to when each commit was first measured)")
 	if _, err := parse(fs, args); err != nil {
 		return ExitUsage
@@ -44,8 +45,11 @@ func cmdServe(e *env, args []string) int {
 	if abs, err := filepath.Abs(*repo); err == nil {
 		*repo = abs
 	}
-	srv := &http.Server{Handler: web.New(st, web.Options{ResultsDir: *runs, Commits: &web.GitHistory{Dir: *repo}}), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: web.New(st, web.Options{ResultsDir: *runs, Commits: &web.GitHistory{Dir: *repo}, Token: *token}), ReadHeaderTimeout: 10 * time.Second}
 	e.printf("benchdash serving http://%s/ (database %s)\n", ln.Addr(), st.Path())
+	if *token == "" {
+		e.printf("no write token: only this host (loopback) may post runs\n")
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {
