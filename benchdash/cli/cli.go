@@ -1,6 +1,6 @@
 // Package cli implements the benchdash command line: bench, ingest, save,
-// compare, serve and rebuild. Run is the whole program, so that tests drive
-// it in-process:
+// compare, serve, rebuild, post and verdict. Run is the whole program, so
+// that tests drive it in-process:
 //
 //	code := cli.Run(ctx, []string{"compare", "-against", "baseline"}, os.Stdout, os.Stderr)
 package cli

@@ -3,9 +3,11 @@
 // side A or a baseline (grouped by unit, the gate's marks), per-benchmark
 // history charts on a commit axis in history order (server-side SVG drawn
 // with gonum.org/v1/plot, see CommitOrder), a regressions page, and
-// JSON endpoints for everything the pages show plus POST /api/runs for
-// uploading a benchmark results file. Templates and styles are embedded;
-// the pages work offline.
+// JSON endpoints for everything the pages show, GET /api/verdict (the
+// gate's verdict on a run as JSON or Markdown, JudgeRun) and POST /api/runs
+// for uploading a benchmark results file (idempotent by content hash;
+// guarded by Options.Token, else loopback only). Templates and styles are
+// embedded; the pages work offline.
 //
 //	st, _ := store.Open(ctx, "bench/benchdash.db")
 //	http.ListenAndServe("127.0.0.1:8080", web.New(st, web.Options{Commits: &web.GitHistory{Dir: "."}}))
