@@ -17,7 +17,7 @@ func (s *Store) RegressionIntervals(ctx context.Context, rows []RegressionRow) (
 	if len(rows) == 0 {
 		return out, nil
 	}
-	st, err := s.db.PrepareContext(ctx, `SELECT d.old_n, d.old_center, d.old_lo, d.old_hi, d.new_n, d.new_center, d.new_lo, d.new_hi
+	st, err := s.prepare(ctx, `SELECT d.old_n, d.old_center, d.old_lo, d.old_hi, d.new_n, d.new_center, d.new_lo, d.new_hi
 		FROM comparisons c JOIN metrics m ON m.benchmark_id = ? AND m.unit = ?
 		JOIN deltas d ON d.comparison_id = c.id AND d.metric_id = m.id
 		WHERE c.run_id = ? AND c.base_id = ? AND c.kind = ?`)

@@ -11,8 +11,9 @@ import (
 // TestRegressionIntervals: each regression row gets both sides' medians
 // and intervals as its stored comparison recorded them; a row whose
 // comparison is not stored gets empty summaries.
-func TestRegressionIntervals(t *testing.T) {
-	st := openTemp(t)
+func TestRegressionIntervals(t *testing.T) { eachStore(t, testRegressionIntervals) }
+
+func testRegressionIntervals(t *testing.T, st *Store) {
 	t0 := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 	for i, slow := range []map[int]float64{nil, {1: 1.5}} {
 		ingestSpec(t, st, benchgen.Spec{Commit: "c" + string(rune('a'+i)), Branch: "main", Machine: "m", Date: t0.Add(time.Duration(i) * time.Hour),

@@ -76,11 +76,11 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]RunInfo, int, erro
 		args = append(args, f.Branch)
 	}
 	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM runs r`+where(conds), args...).Scan(&total); err != nil {
+	if err := s.queryRow(ctx, `SELECT count(*) FROM runs r`+where(conds), args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
 	q := `SELECT ` + runCols + ` FROM runs r` + where(conds) + ` ORDER BY r.time DESC, r.id DESC LIMIT ? OFFSET ?`
-	out, err := collect(ctx, s.db, q, append(args, f.Limit, f.Offset), func(rows *sql.Rows, ri *RunInfo) error {
+	out, err := collect(ctx, s, q, append(args, f.Limit, f.Offset), func(rows *sql.Rows, ri *RunInfo) error {
 		return scanRun(rows, ri)
 	})
 	if err != nil {
@@ -95,7 +95,7 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]RunInfo, int, erro
 }
 
 func (s *Store) decorate(ctx context.Context, ri *RunInfo) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, run_id, base_id, kind, regressions, improvements, coalesce(worst, 0) FROM comparisons WHERE run_id = ? AND kind IN ('baseline', 'previous') ORDER BY id`, ri.ID)
+	rows, err := s.query(ctx, `SELECT id, run_id, base_id, kind, regressions, improvements, coalesce(worst, 0) FROM comparisons WHERE run_id = ? AND kind IN ('baseline', 'previous') ORDER BY id`, ri.ID)
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func (s *Store) decorate(ctx context.Context, ri *RunInfo) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	rows, err = s.db.QueryContext(ctx, `SELECT machine, name FROM baselines WHERE run_id = ? ORDER BY machine, name`, ri.ID)
+	rows, err = s.query(ctx, `SELECT machine, name FROM baselines WHERE run_id = ? ORDER BY machine, name`, ri.ID)
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func (s *Store) decorate(ctx context.Context, ri *RunInfo) error {
 // GetRun returns one run without its samples.
 func (s *Store) GetRun(ctx context.Context, id int64) (*RunInfo, error) {
 	var ri RunInfo
-	err := scanRun(s.db.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs r WHERE r.id = ?`, id), &ri)
+	err := scanRun(s.queryRow(ctx, `SELECT `+runCols+` FROM runs r WHERE r.id = ?`, id), &ri)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("run %d: %w", id, ErrNotFound)
 	}
@@ -148,7 +148,7 @@ func (s *Store) GetRun(ctx context.Context, id int64) (*RunInfo, error) {
 
 // Samples returns every sample of a run, grouped by benchmark and unit.
 func (s *Store) Samples(ctx context.Context, runID int64) ([]compare.Sample, error) {
-	st, err := s.db.PrepareContext(ctx, sampleSQL)
+	st, err := s.prepare(ctx, sampleSQL)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func (s *Store) ResolveRun(ctx context.Context, spec, machine string) (int64, er
 			q, args = `SELECT id FROM runs WHERE machine = ? ORDER BY time DESC, id DESC LIMIT 1`, []any{machine}
 		}
 		var id int64
-		err := s.db.QueryRowContext(ctx, q, args...).Scan(&id)
+		err := s.queryRow(ctx, q, args...).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return 0, fmt.Errorf("no runs stored: %w", ErrNotFound)
 		}
@@ -188,7 +188,7 @@ func (s *Store) RunByCommit(ctx context.Context, prefix, machine string) (int64,
 		return 0, fmt.Errorf("empty commit: %w", ErrNotFound)
 	}
 	var id int64
-	err := s.db.QueryRowContext(ctx, `SELECT id FROM runs WHERE substr(commit_sha, 1, ?) = ?
+	err := s.queryRow(ctx, `SELECT id FROM runs WHERE substr(commit_sha, 1, ?) = ?
 		ORDER BY machine = ? DESC, time DESC, id DESC LIMIT 1`, len(prefix), prefix, machine).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("commit %s: %w", prefix, ErrNotFound)
@@ -204,7 +204,7 @@ func (s *Store) Previous(ctx context.Context, runID int64) (int64, error) {
 	}
 	var id int64
 	t := r.Time.UnixNano()
-	err = s.db.QueryRowContext(ctx, batchSQL["prev"], r.Machine, r.Branch, t, t, r.ID).Scan(&id)
+	err = s.queryRow(ctx, batchSQL["prev"], r.Machine, r.Branch, t, t, r.ID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("run %d has no previous run on %s/%s: %w", runID, r.Machine, r.Branch, ErrNotFound)
 	}
@@ -224,7 +224,7 @@ func (s *Store) SetBaseline(ctx context.Context, machine, name string, runID int
 	if name == "" {
 		name = DefaultBaseline
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO baselines(machine, name, run_id, saved) VALUES (?,?,?,?)
+	_, err := s.exec(ctx, `INSERT INTO baselines(machine, name, run_id, saved) VALUES (?,?,?,?)
 		ON CONFLICT(machine, name) DO UPDATE SET run_id = excluded.run_id, saved = excluded.saved`,
 		machine, name, runID, time.Now().UnixNano())
 	return err
@@ -236,7 +236,7 @@ func (s *Store) GetBaseline(ctx context.Context, machine, name string) (int64, e
 		name = DefaultBaseline
 	}
 	var id int64
-	err := s.db.QueryRowContext(ctx, `SELECT run_id FROM baselines WHERE machine = ? AND name = ?`, machine, name).Scan(&id)
+	err := s.queryRow(ctx, `SELECT run_id FROM baselines WHERE machine = ? AND name = ?`, machine, name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("baseline %q for machine %q: %w", name, machine, ErrNotFound)
 	}
@@ -245,7 +245,7 @@ func (s *Store) GetBaseline(ctx context.Context, machine, name string) (int64, e
 
 // Baselines lists every baseline.
 func (s *Store) Baselines(ctx context.Context) ([]Baseline, error) {
-	return collect(ctx, s.db, `SELECT machine, name, run_id, saved FROM baselines ORDER BY machine, name`, nil, func(rows *sql.Rows, b *Baseline) error {
+	return collect(ctx, s, `SELECT machine, name, run_id, saved FROM baselines ORDER BY machine, name`, nil, func(rows *sql.Rows, b *Baseline) error {
 		var t int64
 		if err := rows.Scan(&b.Machine, &b.Name, &b.RunID, &t); err != nil {
 			return err
@@ -279,7 +279,7 @@ func (s *Store) Comparison(ctx context.Context, runID, baseID int64, kind string
 
 func (s *Store) findComparison(ctx context.Context, runID, baseID int64) (ComparisonInfo, error) {
 	var c ComparisonInfo
-	err := s.db.QueryRowContext(ctx, `SELECT id, run_id, base_id, kind, regressions, improvements, coalesce(worst, 0)
+	err := s.queryRow(ctx, `SELECT id, run_id, base_id, kind, regressions, improvements, coalesce(worst, 0)
 		FROM comparisons WHERE run_id = ? AND base_id = ? ORDER BY id LIMIT 1`, runID, baseID).
 		Scan(&c.ID, &c.RunID, &c.BaseID, &c.Kind, &c.Regressions, &c.Improvements, &c.Worst)
 	return c, err
@@ -318,7 +318,7 @@ func nf(v sql.NullFloat64) float64 {
 }
 
 func (s *Store) deltas(ctx context.Context, cmpID int64) ([]DeltaRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT b.id, m.id, b.pkg, b.name, m.unit,
+	rows, err := s.query(ctx, `SELECT b.id, m.id, b.pkg, b.name, m.unit,
 		d.old_n, d.old_center, d.old_lo, d.old_hi, d.new_n, d.new_center, d.new_lo, d.new_hi, d.delta_pct, d.p, d.change, d.worse
 		FROM deltas d JOIN metrics m ON m.id = d.metric_id JOIN benchmarks b ON b.id = m.benchmark_id
 		WHERE d.comparison_id = ?`, cmpID)
@@ -360,7 +360,7 @@ type Benchmark struct {
 func (s *Store) GetBenchmark(ctx context.Context, id int64) (*Benchmark, error) {
 	var b Benchmark
 	var units string
-	err := s.db.QueryRowContext(ctx, `SELECT b.id, b.pkg, b.name, coalesce(group_concat(m.unit, char(10)), '')
+	err := s.queryRow(ctx, `SELECT b.id, b.pkg, b.name, coalesce(`+s.d.unitsAgg+`, '')
 		FROM benchmarks b LEFT JOIN metrics m ON m.benchmark_id = b.id WHERE b.id = ? GROUP BY b.id`, id).Scan(&b.ID, &b.Pkg, &b.Name, &units)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("benchmark %d: %w", id, ErrNotFound)
@@ -383,7 +383,7 @@ func splitUnits(s string) []string {
 
 // Benchmarks lists every benchmark, by package and name.
 func (s *Store) Benchmarks(ctx context.Context) ([]Benchmark, error) {
-	return collect(ctx, s.db, `SELECT b.id, b.pkg, b.name, coalesce(group_concat(m.unit, char(10)), '')
+	return collect(ctx, s, `SELECT b.id, b.pkg, b.name, coalesce(`+s.d.unitsAgg+`, '')
 		FROM benchmarks b LEFT JOIN metrics m ON m.benchmark_id = b.id GROUP BY b.id ORDER BY b.pkg, b.name`, nil, func(rows *sql.Rows, b *Benchmark) error {
 		var units string
 		if err := rows.Scan(&b.ID, &b.Pkg, &b.Name, &units); err != nil {
@@ -442,7 +442,7 @@ func (s *Store) History(ctx context.Context, f HistoryFilter) (*HistoryResult, e
 		conds = append(conds, "r.machine = ?")
 		args = append(args, f.Machine)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.time, r.machine, r.branch, r.commit_sha, x.n, x.center, x.lo, x.hi, 1
+	rows, err := s.query(ctx, `SELECT r.id, r.time, r.machine, r.branch, r.commit_sha, x.n, x.center, x.lo, x.hi, 1
 		FROM baselines bl JOIN runs r ON r.id = bl.run_id AND r.machine = bl.machine
 		JOIN results x ON x.run_id = r.id`+where(conds)+` ORDER BY r.machine`, args...)
 	if err != nil {
@@ -473,7 +473,7 @@ func (s *Store) points(ctx context.Context, f HistoryFilter) ([]Point, int64, er
 		f.Limit = 200
 	}
 	var metricID int64
-	err := s.db.QueryRowContext(ctx, `SELECT id FROM metrics WHERE benchmark_id = ? AND unit = ?`, f.BenchID, f.Unit).Scan(&metricID)
+	err := s.queryRow(ctx, `SELECT id FROM metrics WHERE benchmark_id = ? AND unit = ?`, f.BenchID, f.Unit).Scan(&metricID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, fmt.Errorf("benchmark %d in unit %q: %w", f.BenchID, f.Unit, ErrNotFound)
 	}
@@ -490,7 +490,7 @@ func (s *Store) points(ctx context.Context, f HistoryFilter) ([]Point, int64, er
 		conds = append(conds, "r.branch = ?")
 		args = append(args, f.Branch)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.time, r.machine, r.branch, r.commit_sha, x.n, x.center, x.lo, x.hi,
+	rows, err := s.query(ctx, `SELECT r.id, r.time, r.machine, r.branch, r.commit_sha, x.n, x.center, x.lo, x.hi,
 		EXISTS(SELECT 1 FROM baselines bl WHERE bl.run_id = r.id AND bl.machine = r.machine AND bl.name = 'default')
 		FROM results x JOIN runs r ON r.id = x.run_id`+where(conds)+` ORDER BY r.time DESC, r.id DESC LIMIT ?`, append(args, f.Limit)...)
 	if err != nil {
@@ -501,7 +501,7 @@ func (s *Store) points(ctx context.Context, f HistoryFilter) ([]Point, int64, er
 		return nil, 0, err
 	}
 	regs := map[int64]float64{}
-	rows, err = s.db.QueryContext(ctx, `SELECT c.run_id, max(d.worse) FROM deltas d JOIN comparisons c ON c.id = d.comparison_id
+	rows, err = s.query(ctx, `SELECT c.run_id, max(d.worse) FROM deltas d JOIN comparisons c ON c.id = d.comparison_id
 		WHERE d.metric_id = ? AND d.change = -1 AND d.worse > ? GROUP BY c.run_id`, metricID, f.MinWorse)
 	if err != nil {
 		return nil, 0, err
@@ -574,9 +574,9 @@ func (s *Store) Regressions(ctx context.Context, f RegressionFilter) ([]Regressi
 		conds = append(conds, "m.unit = ?")
 		args = append(args, f.Unit)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT r.id, c.base_id, c.kind, r.time, r.machine, r.branch, r.commit_sha, b.id, b.pkg, b.name, m.unit,
+	rows, err := s.query(ctx, `SELECT r.id, c.base_id, c.kind, r.time, r.machine, r.branch, r.commit_sha, b.id, b.pkg, b.name, m.unit,
 		d.old_center, d.new_center, d.delta_pct, d.p, d.worse
-		FROM deltas d INDEXED BY deltas_regressions
+		FROM deltas d`+s.d.regIndex+`
 		JOIN comparisons c ON c.id = d.comparison_id
 		JOIN runs r ON r.id = c.run_id
 		JOIN metrics m ON m.id = d.metric_id
@@ -614,13 +614,13 @@ func (s *Store) Distinct(ctx context.Context, column string) ([]string, error) {
 	default:
 		return nil, fmt.Errorf("unknown column %q", column)
 	}
-	return collect(ctx, s.db, q, nil, func(rows *sql.Rows, v *string) error { return rows.Scan(v) })
+	return collect(ctx, s, q, nil, func(rows *sql.Rows, v *string) error { return rows.Scan(v) })
 }
 
 // collect runs the query q and scans each row into a T; the rows are closed
 // before it returns, so the caller may query again at once.
-func collect[T any](ctx context.Context, db *sql.DB, q string, args []any, scan func(*sql.Rows, *T) error) ([]T, error) {
-	rows, err := db.QueryContext(ctx, q, args...)
+func collect[T any](ctx context.Context, s *Store, q string, args []any, scan func(*sql.Rows, *T) error) ([]T, error) {
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -651,7 +651,7 @@ func (s *Store) SessionRun(ctx context.Context, session, side string) (int64, er
 		return "%" + likeEscape(strings.Trim(string(b), "{}")) + "%"
 	}
 	var id int64
-	err := s.db.QueryRowContext(ctx, `SELECT id FROM runs WHERE labels LIKE ? ESCAPE '\' AND labels LIKE ? ESCAPE '\' ORDER BY id DESC LIMIT 1`,
+	err := s.queryRow(ctx, `SELECT id FROM runs WHERE labels LIKE ? ESCAPE '\' AND labels LIKE ? ESCAPE '\' ORDER BY id DESC LIMIT 1`,
 		pair("session", session), pair("side", side)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,18 +14,52 @@ import (
 
 	"github.com/ringwire/ringwire/benchdash/compare"
 	"github.com/ringwire/ringwire/benchdash/internal/benchgen"
+	"github.com/ringwire/ringwire/benchdash/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain runs the tests with one throwaway PostgreSQL server for the
+// PostgreSQL variants, and checks that no goroutine outlives them.
+func TestMain(m *testing.M) {
+	code := pgtest.Run(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
-func openTemp(t *testing.T) *Store {
+// backends are the databases every store test runs against: dsn names a
+// new empty database for t.
+var backends = []struct {
+	name string
+	dsn  func(t *testing.T) string
+}{
+	{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "sub", "bench.db") }},
+	{"postgres", func(t *testing.T) string { return pgtest.DSN(t) }},
+}
+
+// eachStore runs fn as a subtest per backend, each with a new empty store.
+func eachStore(t *testing.T, fn func(t *testing.T, st *Store)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { fn(t, openDSN(t, b.dsn(t))) })
+	}
+}
+
+func openDSN(t *testing.T, dsn string) *Store {
 	t.Helper()
-	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "sub", "bench.db"))
+	st, err := Open(t.Context(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+func openTemp(t *testing.T) *Store {
+	t.Helper()
+	return openDSN(t, backends[0].dsn(t))
 }
 
 func countRows(t *testing.T, st *Store, table string) int {
@@ -165,8 +200,9 @@ type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, errors.New("disk on fire") }
 
-func TestIngestStoresEverySampleOnce(t *testing.T) {
-	st := openTemp(t)
+func TestIngestStoresEverySampleOnce(t *testing.T) { eachStore(t, testIngestStoresEverySampleOnce) }
+
+func testIngestStoresEverySampleOnce(t *testing.T, st *Store) {
 	ctx := t.Context()
 	run := parseFile(t, "../testdata/gotest-count6.txt", Overrides{Machine: "m1"})
 	res, err := st.Ingest(ctx, run)
@@ -221,8 +257,9 @@ func TestIngestStoresEverySampleOnce(t *testing.T) {
 
 // Bad input anywhere in a file stores nothing of it, even when the bad line
 // comes after good ones; a failure inside a batch rolls back only that run.
-func TestBadInputStoresNothing(t *testing.T) {
-	st := openTemp(t)
+func TestBadInputStoresNothing(t *testing.T) { eachStore(t, testBadInputStoresNothing) }
+
+func testBadInputStoresNothing(t *testing.T, st *Store) {
 	good, err := os.ReadFile("../testdata/gotest-count6.txt")
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +299,7 @@ func TestBadInputStoresNothing(t *testing.T) {
 			t.Error("Add with a broken schema succeeded")
 		}
 		var n int
-		b.tx.QueryRow(`SELECT count(*) FROM runs WHERE hash = ?`, r2.Hash).Scan(&n)
+		b.tx.QueryRow(st.Rebind(`SELECT count(*) FROM runs WHERE hash = ?`), r2.Hash).Scan(&n)
 		if n != 0 {
 			t.Errorf("failed run left %d rows", n)
 		}
@@ -289,8 +326,9 @@ func ingestSpec(t *testing.T, st *Store, s benchgen.Spec) *IngestResult {
 	return res
 }
 
-func TestHistoryBaselinesRegressions(t *testing.T) {
-	st := openTemp(t)
+func TestHistoryBaselinesRegressions(t *testing.T) { eachStore(t, testHistoryBaselinesRegressions) }
+
+func testHistoryBaselinesRegressions(t *testing.T, st *Store) {
 	ctx := t.Context()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	spec := func(i int, machine string, slow map[int]float64) benchgen.Spec {

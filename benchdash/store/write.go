@@ -1,12 +1,16 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ringwire/ringwire/benchdash/compare"
@@ -45,23 +49,38 @@ type IngestResult struct {
 // run is its own savepoint: a run that fails leaves nothing behind.
 type Batch struct {
 	ctx   context.Context
+	s     *Store
 	tx    *sql.Tx
 	stmts map[string]*sql.Stmt
 	bench map[[2]string]int64
-	metr  map[compare.Key]int64
+	metr  map[compare.Key]int64      // metric ids created or looked up in this transaction
 	cache map[int64][]compare.Sample // samples of recently added runs
 	order []int64
+	// newBench and newMetr are the keys first stored by the run being
+	// added, forgotten if it is rolled back.
+	newBench [][2]string
+	newMetr  []compare.Key
 }
 
 var batchSQL = map[string]string{
-	"hash":    `SELECT id FROM runs WHERE hash = ?`,
-	"run":     `INSERT INTO runs(hash, commit_sha, branch, time, machine, goos, goarch, cpu, labels, source, ingested, n_metrics) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
-	"bench":   `INSERT INTO benchmarks(pkg, name) VALUES (?, ?) ON CONFLICT(pkg, name) DO UPDATE SET pkg = excluded.pkg RETURNING id`,
-	"metric":  `INSERT INTO metrics(benchmark_id, unit) VALUES (?, ?) ON CONFLICT(benchmark_id, unit) DO UPDATE SET unit = excluded.unit RETURNING id`,
-	"result":  `INSERT INTO results(run_id, metric_id, n, center, lo, hi) VALUES (?,?,?,?,?,?) RETURNING id`,
-	"sample":  `INSERT INTO samples(result_id, seq, value) VALUES (?,?,?)`,
-	"cmp":     `INSERT INTO comparisons(run_id, base_id, kind, regressions, improvements, worst) VALUES (?,?,?,?,?,?) ON CONFLICT(run_id, kind, base_id) DO UPDATE SET regressions = excluded.regressions, improvements = excluded.improvements, worst = excluded.worst RETURNING id`,
-	"delta":   `INSERT OR REPLACE INTO deltas(comparison_id, metric_id, old_n, old_center, old_lo, old_hi, new_n, new_center, new_lo, new_hi, delta_pct, p, change, worse) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	"hash": `SELECT id FROM runs WHERE hash = ?`,
+	// A concurrent writer may store the same content between the hash
+	// look-up and this insert: the conflict then inserts nothing (on
+	// PostgreSQL after waiting for that writer's commit), and Add reports
+	// the duplicate.
+	"run": `INSERT INTO runs(hash, commit_sha, branch, time, machine, goos, goarch, cpu, labels, source, ingested, n_metrics) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(hash) DO NOTHING RETURNING id`,
+	// Benchmarks and metrics: insert, or (conflict: nothing inserted, and
+	// no row locked) look the existing row up.
+	"bench":    `INSERT INTO benchmarks(pkg, name) VALUES (?, ?) ON CONFLICT(pkg, name) DO NOTHING RETURNING id`,
+	"benchid":  `SELECT id FROM benchmarks WHERE pkg = ? AND name = ?`,
+	"metric":   `INSERT INTO metrics(benchmark_id, unit) VALUES (?, ?) ON CONFLICT(benchmark_id, unit) DO NOTHING RETURNING id`,
+	"metricid": `SELECT id FROM metrics WHERE benchmark_id = ? AND unit = ?`,
+	"result":   `INSERT INTO results(run_id, metric_id, n, center, lo, hi) VALUES (?,?,?,?,?,?) RETURNING id`,
+	"cmp":      `INSERT INTO comparisons(run_id, base_id, kind, regressions, improvements, worst) VALUES (?,?,?,?,?,?) ON CONFLICT(run_id, kind, base_id) DO UPDATE SET regressions = excluded.regressions, improvements = excluded.improvements, worst = excluded.worst RETURNING id`,
+	"delta": `INSERT INTO deltas(comparison_id, metric_id, old_n, old_center, old_lo, old_hi, new_n, new_center, new_lo, new_hi, delta_pct, p, change, worse) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT(comparison_id, metric_id) DO UPDATE SET old_n = excluded.old_n, old_center = excluded.old_center, old_lo = excluded.old_lo, old_hi = excluded.old_hi,
+		new_n = excluded.new_n, new_center = excluded.new_center, new_lo = excluded.new_lo, new_hi = excluded.new_hi,
+		delta_pct = excluded.delta_pct, p = excluded.p, change = excluded.change, worse = excluded.worse`,
 	"prev":    `SELECT id FROM runs WHERE machine = ? AND branch = ? AND (time < ? OR (time = ? AND id < ?)) ORDER BY time DESC, id DESC LIMIT 1`,
 	"base":    `SELECT run_id FROM baselines WHERE machine = ? AND name = ?`,
 	"samples": sampleSQL,
@@ -73,10 +92,10 @@ const sampleSQL = `SELECT b.pkg, b.name, m.unit, s.value FROM results r
 	JOIN samples s ON s.result_id = r.id
 	WHERE r.run_id = ? ORDER BY r.id, s.seq`
 
-func newBatch(ctx context.Context, tx *sql.Tx) (*Batch, error) {
-	b := &Batch{ctx: ctx, tx: tx, stmts: map[string]*sql.Stmt{}, bench: map[[2]string]int64{}, metr: map[compare.Key]int64{}, cache: map[int64][]compare.Sample{}}
+func newBatch(ctx context.Context, s *Store, tx *sql.Tx) (*Batch, error) {
+	b := &Batch{ctx: ctx, s: s, tx: tx, stmts: map[string]*sql.Stmt{}, bench: map[[2]string]int64{}, metr: map[compare.Key]int64{}, cache: map[int64][]compare.Sample{}}
 	for name, q := range batchSQL {
-		st, err := tx.PrepareContext(ctx, q)
+		st, err := tx.PrepareContext(ctx, s.Rebind(q))
 		if err != nil {
 			b.close()
 			return nil, fmt.Errorf("preparing %s: %w", name, err)
@@ -100,7 +119,7 @@ func (s *Store) Bulk(ctx context.Context, fn func(*Batch) error) error {
 		return err
 	}
 	defer tx.Rollback()
-	b, err := newBatch(ctx, tx)
+	b, err := newBatch(ctx, s, tx)
 	if err != nil {
 		return err
 	}
@@ -108,7 +127,29 @@ func (s *Store) Bulk(ctx context.Context, fn func(*Batch) error) error {
 	if err := fn(b); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	for k, id := range b.metr {
+		s.metrics.Store(k, id)
+	}
+	return nil
+}
+
+// maxAttempts bounds how often a transaction that PostgreSQL aborted as
+// part of a deadlock or serialization failure is run again.
+const maxAttempts = 5
+
+// bulkRetry is Bulk, run again (with a fresh transaction) when PostgreSQL
+// aborts it to break a deadlock between concurrent writers: two runs
+// storing each other's new benchmarks in opposite orders.
+func (s *Store) bulkRetry(ctx context.Context, fn func(*Batch) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.Bulk(ctx, fn)
+		if err == nil || attempt == maxAttempts || !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+	}
 }
 
 // Ingest stores one run in its own transaction and computes its comparisons
@@ -117,7 +158,7 @@ func (s *Store) Bulk(ctx context.Context, fn func(*Batch) error) error {
 // ErrDuplicate; the result then names the existing run.
 func (s *Store) Ingest(ctx context.Context, run *Run) (*IngestResult, error) {
 	var res *IngestResult
-	err := s.Bulk(ctx, func(b *Batch) error {
+	err := s.bulkRetry(ctx, func(b *Batch) error {
 		var err error
 		res, err = b.Add(run)
 		return err
@@ -129,28 +170,55 @@ func (s *Store) Ingest(ctx context.Context, run *Run) (*IngestResult, error) {
 // of run is kept.
 func (b *Batch) Add(run *Run) (*IngestResult, error) {
 	ctx := b.ctx
-	var existing int64
-	err := b.stmts["hash"].QueryRowContext(ctx, run.Hash).Scan(&existing)
-	if err == nil {
-		run.ID = existing
-		return &IngestResult{RunID: existing}, fmt.Errorf("%s: %w as run %d", run.Source, ErrDuplicate, existing)
-	} else if !errors.Is(err, sql.ErrNoRows) {
-		return nil, err
+	if res, err := b.duplicate(run); res != nil || err != nil {
+		return res, err
 	}
 	if _, err := b.tx.ExecContext(ctx, `SAVEPOINT run`); err != nil {
 		return nil, err
 	}
+	b.newBench, b.newMetr = b.newBench[:0], b.newMetr[:0]
 	res, err := b.add(run)
 	if err != nil {
 		b.tx.ExecContext(ctx, `ROLLBACK TO run`)
 		b.tx.ExecContext(ctx, `RELEASE run`)
+		// Ids first stored by this run are gone with it.
+		for _, k := range b.newBench {
+			delete(b.bench, k)
+		}
+		for _, k := range b.newMetr {
+			delete(b.metr, k)
+		}
 		run.ID = 0
+		if errors.Is(err, errRaced) {
+			if res, err := b.duplicate(run); res != nil || err != nil {
+				return res, err
+			}
+			return nil, fmt.Errorf("%s: hash conflict with no stored run", run.Source)
+		}
 		return nil, err
 	}
 	if _, err := b.tx.ExecContext(ctx, `RELEASE run`); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// errRaced reports that another writer stored run's content first.
+var errRaced = errors.New("stored concurrently")
+
+// duplicate returns the IngestResult and ErrDuplicate error for run when
+// its content is stored, and nil, nil when it is not.
+func (b *Batch) duplicate(run *Run) (*IngestResult, error) {
+	var existing int64
+	err := b.stmts["hash"].QueryRowContext(b.ctx, run.Hash).Scan(&existing)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	run.ID = existing
+	return &IngestResult{RunID: existing}, fmt.Errorf("%s: %w as run %d", run.Source, ErrDuplicate, existing)
 }
 
 func (b *Batch) add(run *Run) (*IngestResult, error) {
@@ -163,8 +231,25 @@ func (b *Batch) add(run *Run) (*IngestResult, error) {
 		run.Time = time.Now().UTC()
 	}
 	if err := b.stmts["run"].QueryRowContext(ctx, run.Hash, run.Commit, run.Branch, run.Time.UnixNano(), run.Machine,
-		run.GOOS, run.GOARCH, run.CPU, string(labels), run.Source, time.Now().UnixNano(), len(run.Samples)).Scan(&run.ID); err != nil {
+		run.GOOS, run.GOARCH, run.CPU, string(labels), run.Source, time.Now().UnixNano(), len(run.Samples)).Scan(&run.ID); errors.Is(err, sql.ErrNoRows) {
+		return nil, errRaced
+	} else if err != nil {
 		return nil, fmt.Errorf("storing run: %w", err)
+	}
+	// Benchmarks and metrics first, in key order: concurrent writers
+	// creating the same new ones then wait for each other in one order and
+	// never deadlock.
+	keys := make([]compare.Key, len(run.Samples))
+	for i, smp := range run.Samples {
+		keys[i] = smp.Key
+	}
+	slices.SortFunc(keys, func(x, y compare.Key) int {
+		return cmp.Or(strings.Compare(x.Pkg, y.Pkg), strings.Compare(x.Name, y.Name), strings.Compare(x.Unit, y.Unit))
+	})
+	for _, k := range keys {
+		if _, err := b.metricID(k); err != nil {
+			return nil, err
+		}
 	}
 	for _, smp := range run.Samples {
 		mid, err := b.metricID(smp.Key)
@@ -176,10 +261,8 @@ func (b *Batch) add(run *Run) (*IngestResult, error) {
 		if err := b.stmts["result"].QueryRowContext(ctx, run.ID, mid, sum.N, dbf(sum.Center), dbf(sum.Lo), dbf(sum.Hi)).Scan(&rid); err != nil {
 			return nil, fmt.Errorf("storing %s %s: %w", smp.Name, smp.Unit, err)
 		}
-		for i, v := range smp.Values {
-			if _, err := b.stmts["sample"].ExecContext(ctx, rid, i, v); err != nil {
-				return nil, fmt.Errorf("storing sample: %w", err)
-			}
+		if err := b.insertSamples(rid, smp.Values); err != nil {
+			return nil, err
 		}
 	}
 	res := &IngestResult{RunID: run.ID}
@@ -276,23 +359,78 @@ func loadSamples(ctx context.Context, st rowQuerier, runID int64) ([]compare.Sam
 	return out, rows.Err()
 }
 
+// samplesPerInsert is how many samples one INSERT statement stores.
+const samplesPerInsert = 64
+
+// insertSamples stores values as the samples of result rid, up to
+// samplesPerInsert rows per statement (one round trip each on PostgreSQL).
+func (b *Batch) insertSamples(rid int64, values []float64) error {
+	var args [3 * samplesPerInsert]any
+	for seq := 0; seq < len(values); seq += samplesPerInsert {
+		chunk := values[seq:min(len(values), seq+samplesPerInsert)]
+		st, err := b.samplesStmt(len(chunk))
+		if err != nil {
+			return err
+		}
+		for i, v := range chunk {
+			args[3*i], args[3*i+1], args[3*i+2] = rid, seq+i, v
+		}
+		if _, err := st.ExecContext(b.ctx, args[:3*len(chunk)]...); err != nil {
+			return fmt.Errorf("storing samples: %w", err)
+		}
+	}
+	return nil
+}
+
+func (b *Batch) samplesStmt(n int) (*sql.Stmt, error) {
+	name := "samples" + strconv.Itoa(n)
+	if st, ok := b.stmts[name]; ok {
+		return st, nil
+	}
+	q := `INSERT INTO samples(result_id, seq, value) VALUES (?,?,?)` + strings.Repeat(`,(?,?,?)`, n-1)
+	st, err := b.tx.PrepareContext(b.ctx, b.s.Rebind(q))
+	if err != nil {
+		return nil, fmt.Errorf("preparing %s: %w", name, err)
+	}
+	b.stmts[name] = st
+	return st, nil
+}
+
+// upsertID returns the id that insert (ON CONFLICT DO NOTHING RETURNING
+// id) stored, or, when the row exists, that lookup finds.
+func (b *Batch) upsertID(insert, lookup string, args ...any) (int64, error) {
+	var id int64
+	err := b.stmts[insert].QueryRowContext(b.ctx, args...).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = b.stmts[lookup].QueryRowContext(b.ctx, args...).Scan(&id)
+	}
+	return id, err
+}
+
 func (b *Batch) metricID(k compare.Key) (int64, error) {
 	if id, ok := b.metr[k]; ok {
+		return id, nil
+	}
+	if id, ok := b.s.cachedMetric(k); ok {
+		b.metr[k] = id
 		return id, nil
 	}
 	bk := [2]string{k.Pkg, k.Name}
 	bid, ok := b.bench[bk]
 	if !ok {
-		if err := b.stmts["bench"].QueryRowContext(b.ctx, k.Pkg, k.Name).Scan(&bid); err != nil {
+		var err error
+		if bid, err = b.upsertID("bench", "benchid", k.Pkg, k.Name); err != nil {
 			return 0, fmt.Errorf("storing benchmark %s: %w", k.Name, err)
 		}
 		b.bench[bk] = bid
+		b.newBench = append(b.newBench, bk)
 	}
-	var id int64
-	if err := b.stmts["metric"].QueryRowContext(b.ctx, bid, k.Unit).Scan(&id); err != nil {
+	id, err := b.upsertID("metric", "metricid", bid, k.Unit)
+	if err != nil {
 		return 0, fmt.Errorf("storing metric %s %s: %w", k.Name, k.Unit, err)
 	}
 	b.metr[k] = id
+	b.newMetr = append(b.newMetr, k)
 	return id, nil
 }
 
@@ -339,8 +477,8 @@ func (b *Batch) SetBaseline(machine, name string, runID int64) error {
 	if name == "" {
 		name = DefaultBaseline
 	}
-	_, err := b.tx.ExecContext(b.ctx, `INSERT INTO baselines(machine, name, run_id, saved) VALUES (?,?,?,?)
-		ON CONFLICT(machine, name) DO UPDATE SET run_id = excluded.run_id, saved = excluded.saved`,
+	_, err := b.tx.ExecContext(b.ctx, b.s.Rebind(`INSERT INTO baselines(machine, name, run_id, saved) VALUES (?,?,?,?)
+		ON CONFLICT(machine, name) DO UPDATE SET run_id = excluded.run_id, saved = excluded.saved`),
 		machine, name, runID, time.Now().UnixNano())
 	return err
 }

@@ -3,7 +3,7 @@
 // DSN(t) returns the address of a fresh, empty database, dropped when t
 // ends. The databases live on one server per test binary, started on first
 // use in a temporary directory on a free loopback port, with fsync off: a
-// test package that calls DSN should stop it at exit with Main:
+// test package that calls DSN should stop it at exit with Main (or Run):
 //
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
 //
@@ -61,7 +61,12 @@ var (
 
 // Main runs the tests of m with a shared server (started when a test first
 // asks for one) and stops it before exiting with m's code.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit, for a TestMain that checks more after the
+// tests (goleak, say): it runs m with a shared server, stops the server and
+// returns m's code.
+func Run(m *testing.M) int {
 	mu.Lock()
 	inMain = true
 	mu.Unlock()
@@ -69,9 +74,11 @@ func Main(m *testing.M) {
 	mu.Lock()
 	if shared != nil {
 		shared.Stop()
+		shared = nil
 	}
+	inMain = false
 	mu.Unlock()
-	os.Exit(code)
+	return code
 }
 
 // DSN returns the postgres:// URL of a new empty database, dropped when t
