@@ -56,10 +56,16 @@ commands:
            -runs the database lacks; uploads are saved in -runs
   rebuild  [-db F] [-runs D] [-results D]
            recreate the database from the results files
+  migrate  -from DB -to DB
+           copy every run (with its samples and labels), comparison and baseline that -to
+           lacks from one database into another, e.g. the SQLite file into PostgreSQL
   post     [-url http://127.0.0.1:8080] [-token T] [-machine L] [-branch B] [-commit C] [-retries 5] FILE...
            post results files to a dashboard (retrying; a file already stored answers its run); prints the run ids
   verdict  [-db F | -url URL] [-run ID|latest] [-against ID] [-threshold T] [-format markdown|json]
            the gate's verdict on a run (its session's side A, else its baseline); exit 1 when it fails
+
+-db (and migrate's -from, -to) takes an SQLite file, sqlite:FILE, or a PostgreSQL URL
+postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=...] (see README: PostgreSQL)
 `
 
 type env struct {
@@ -87,6 +93,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"compare": cmdCompare,
 		"serve":   cmdServe,
 		"rebuild": cmdRebuild,
+		"migrate": cmdMigrate, // migrate.go
 		"readme":  cmdReadme,  // readme.go
 		"post":    cmdPost,    // post.go
 		"verdict": cmdVerdict, // verdict.go
