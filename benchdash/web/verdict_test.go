@@ -230,3 +230,48 @@ func TestVerdictCompare(t *testing.T) {
 		}
 	}
 }
+
+// TestVerdictNotFailing: a regression significant and beyond the
+// threshold whose runs' intervals overlap is listed not failing (compare
+// basis); a session too short for the A/A check says so.
+func TestVerdictNotFailing(t *testing.T) {
+	st := openEmpty(t)
+	add := func(name, text string) int64 {
+		run, err := store.ParseBytes([]byte(text), name, store.Overrides{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := st.Ingest(t.Context(), run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.RunID
+	}
+	lines := func(head string, vals ...float64) string {
+		var b strings.Builder
+		b.WriteString(head + "pkg: example.com/n\n")
+		for _, v := range vals {
+			fmt.Fprintf(&b, "BenchmarkWobbly-2 \t1000\t%.1f ns/op\n", v)
+		}
+		return b.String()
+	}
+	old := add("old.txt", lines("machine: m\n", 100, 101, 102, 103, 104, 105, 130, 131))
+	cur := add("new.txt", lines("machine: m\n", 118, 119, 120, 121, 122, 123, 150, 151))
+	h := New(st, Options{})
+	code, v, _ := verdictJSON(t, h, fmt.Sprintf("/api/verdict?run=%d&against=%d", cur, old))
+	if code != 200 || !v.Pass || len(v.Regressions) != 0 || len(v.NotFailing) != 1 || v.NotFailing[0].GapPct == nil || *v.NotFailing[0].GapPct > 10 {
+		t.Fatalf("overlapping intervals: %d %+v %+v", code, v, v.NotFailing)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", fmt.Sprintf("/api/verdict?run=%d&against=%d&format=markdown", cur, old), nil))
+	if md := rec.Body.String(); !strings.Contains(md, "✅ pass") || !strings.Contains(md, "| not failing: within run-to-run noise | example.com/n Wobbly-2 |") {
+		t.Errorf("Markdown:\n%s", md)
+	}
+
+	a := add("a.txt", lines("machine: m\nsession: short\nside: A\n", 100, 101, 102))
+	add("b.txt", lines("machine: m\nsession: short\nside: B\n", 100, 101, 102))
+	code, v, _ = verdictJSON(t, h, fmt.Sprintf("/api/verdict?run=%d", a+1))
+	if code != 200 || v.Basis != "session" || v.AAChecked || !strings.Contains(v.Summary, "no A/A check") || v.Threshold != 10 {
+		t.Errorf("short session: %d %+v", code, v)
+	}
+}

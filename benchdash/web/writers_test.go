@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -245,5 +246,21 @@ func testManyWriters(t *testing.T, st *store.Store) {
 	}
 	if c := count(`SELECT COUNT(*) FROM runs`); c != machines*perMachine {
 		t.Errorf("after the retry %d runs, want %d", c, machines*perMachine)
+	}
+}
+
+// TestUploadStoreError: a store that fails (closed here) is answered 500
+// after the one retry, with the error logged.
+func TestUploadStoreError(t *testing.T) {
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "closed.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	h := New(st, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	st.Close()
+	rec := postFrom(h, "127.0.0.1:1", "", benchgen.File(spec(0, "m", nil)))
+	if rec.Code != http.StatusInternalServerError || !strings.Contains(logs.String(), "benchdash request failed") {
+		t.Errorf("POST to a closed store: %d %s; log %q", rec.Code, rec.Body, logs.String())
 	}
 }
