@@ -42,10 +42,10 @@ func (s *Server) apiIngest(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.st.Ingest(r.Context(), run)
 	if err != nil && !errors.Is(err, store.ErrDuplicate) && r.Context().Err() == nil {
-		// Two machines posting the same file at once: on a store whose
-		// transactions do not serialize writers (PostgreSQL), the second
-		// insert of the hash fails on its unique constraint instead of
-		// finding the first. Asked again, it finds it.
+		// A store error may be transient (a connection dropped, a
+		// conflict with another writer the store did not retry itself):
+		// ask once more. A run another POST stored meanwhile is then
+		// found by its hash and answered as a duplicate.
 		var again *store.IngestResult
 		if again, err = s.st.Ingest(r.Context(), run); err == nil {
 			res = again

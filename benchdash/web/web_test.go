@@ -17,10 +17,22 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ringwire/ringwire/benchdash/internal/benchgen"
+	"github.com/ringwire/ringwire/benchdash/internal/pgtest"
 	"github.com/ringwire/ringwire/benchdash/store"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain runs the tests with one throwaway PostgreSQL server for the
+// PostgreSQL variants (pgtest), and checks that no goroutine outlives them.
+func TestMain(m *testing.M) {
+	code := pgtest.Run(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 

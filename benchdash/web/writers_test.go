@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/ringwire/ringwire/benchdash/internal/benchgen"
+	"github.com/ringwire/ringwire/benchdash/internal/pgtest"
 	"github.com/ringwire/ringwire/benchdash/store"
 )
 
@@ -23,16 +24,22 @@ type storeCase struct {
 	open func(t *testing.T) *store.Store
 }
 
-// testStores are the stores the many-writers tests run against.
+// testStores are the stores the many-writers tests run against: the
+// embedded SQLite file and a throwaway PostgreSQL database (pgtest; skipped
+// without PostgreSQL installed, failed then under RINGWIRE_REQUIRE_ALL).
 func testStores() []storeCase {
-	return []storeCase{{"sqlite", func(t *testing.T) *store.Store {
-		st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "writers.db"))
+	open := func(t *testing.T, dsn string) *store.Store {
+		st, err := store.Open(t.Context(), dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
 		return st
-	}}}
+	}
+	return []storeCase{
+		{"sqlite", func(t *testing.T) *store.Store { return open(t, filepath.Join(t.TempDir(), "writers.db")) }},
+		{"postgres", func(t *testing.T) *store.Store { return open(t, pgtest.DSN(t)) }},
+	}
 }
 
 type postAnswer struct {
