@@ -3,6 +3,7 @@ package pgtest
 import (
 	"database/sql"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -55,5 +56,45 @@ func TestOwnServer(t *testing.T) {
 	defer db.Close()
 	if err := db.Ping(); err == nil {
 		t.Fatal("server still answers after Stop")
+	}
+}
+
+// Without Main, DSN starts a server for the test alone and stops it when
+// the test ends.
+func TestDSNWithoutMain(t *testing.T) {
+	mu.Lock()
+	inMain = false
+	mu.Unlock()
+	defer func() {
+		mu.Lock()
+		inMain = true
+		mu.Unlock()
+	}()
+	var dsn string
+	t.Run("own", func(t *testing.T) {
+		dsn = DSN(t)
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Ping(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	db, _ := sql.Open("pgx", dsn)
+	defer db.Close()
+	if err := db.Ping(); err == nil {
+		t.Fatal("the test's own server still answers after the test")
+	}
+}
+
+func TestBinDir(t *testing.T) {
+	t.Setenv("PGTEST_BIN", t.TempDir())
+	if _, err := BinDir(); err == nil || !strings.Contains(err.Error(), "no initdb") {
+		t.Errorf("BinDir with an empty PGTEST_BIN: %v", err)
+	}
+	if v := pgVersion("/usr/lib/postgresql/15/bin"); v != 15 {
+		t.Errorf("pgVersion = %d", v)
 	}
 }
