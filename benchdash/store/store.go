@@ -56,6 +56,12 @@ type Store struct {
 	// metrics caches committed metric ids by key (compare.Key -> int64):
 	// benchmarks and metrics are never deleted.
 	metrics sync.Map
+	// wlock, for SQLite, queues this process's write transactions (one
+	// token): SQLite has one writer at a time, and its busy handler polls
+	// with growing sleeps, so many writers of one process waiting in it
+	// starve each other past busy_timeout; queued here they take turns.
+	// Nil for PostgreSQL, whose writers run at once.
+	wlock chan struct{}
 }
 
 // dialect holds what differs between the two databases.
@@ -291,7 +297,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, d: sqliteDialect}
+	s := &Store{db: db, path: path, d: sqliteDialect, wlock: make(chan struct{}, 1)}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening %s: %w", path, err)

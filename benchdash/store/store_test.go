@@ -35,9 +35,11 @@ func TestMain(m *testing.M) {
 var backends = []struct {
 	name string
 	dsn  func(t *testing.T) string
+	dsnB func(b *testing.B) string
 }{
-	{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "sub", "bench.db") }},
-	{"postgres", func(t *testing.T) string { return pgtest.DSN(t) }},
+	{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "sub", "bench.db") },
+		func(b *testing.B) string { return filepath.Join(b.TempDir(), "bench.db") }},
+	{"postgres", func(t *testing.T) string { return pgtest.DSN(t) }, func(b *testing.B) string { return pgtest.DSN(b) }},
 }
 
 // eachStore runs fn as a subtest per backend, each with a new empty store.

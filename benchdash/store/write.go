@@ -114,6 +114,14 @@ func (b *Batch) close() {
 // Bulk runs fn with a Batch inside one transaction, committed when fn
 // returns nil and rolled back otherwise.
 func (s *Store) Bulk(ctx context.Context, fn func(*Batch) error) error {
+	if s.wlock != nil {
+		select {
+		case s.wlock <- struct{}{}:
+			defer func() { <-s.wlock }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
