@@ -146,12 +146,13 @@ func JudgeRun(ctx context.Context, st *store.Store, runID, against int64, thresh
 	if err != nil {
 		return nil, fmt.Errorf("run %d: %w", against, err)
 	}
+	page := fmt.Sprintf("/runs/%d?against=baseline", run.ID)
 	if label == "" {
 		label = fmt.Sprintf("run #%d", base.ID)
+		page = fmt.Sprintf("/runs/%d?against=run:%d", run.ID, base.ID)
 	}
 	v := &Verdict{Run: verdictRun(run), Against: verdictRun(base), AgainstLabel: label,
-		Regressions: []VerdictRow{}, NotFailing: []VerdictRow{}, TooNoisy: []VerdictNoisy{},
-		Page: fmt.Sprintf("/runs/%d?against=run:%d", run.ID, base.ID)}
+		Regressions: []VerdictRow{}, NotFailing: []VerdictRow{}, TooNoisy: []VerdictNoisy{}, Page: page}
 	if isSession(base, run) {
 		gv, _, err := judgeSession(ctx, st, base.ID, run, thresholdPct)
 		if err != nil {

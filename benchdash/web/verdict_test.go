@@ -167,7 +167,7 @@ func TestVerdictCompare(t *testing.T) {
 	st, ids := fixture(t)
 	h := New(st, Options{})
 	code, v, _ := verdictJSON(t, h, fmt.Sprintf("/api/verdict?run=%d", ids["last"]))
-	if code != 200 || v.Pass || v.Basis != "compare" || v.Against.ID != ids["base"] || v.AgainstLabel != "the baseline of lab-a" || v.Threshold != 10 || v.Family != 0 || v.AAChecked {
+	if code != 200 || v.Pass || v.Basis != "compare" || v.Against.ID != ids["base"] || v.AgainstLabel != "the baseline of lab-a" || v.Page != fmt.Sprintf("/runs/%d?against=baseline", ids["last"]) || v.Threshold != 10 || v.Family != 0 || v.AAChecked {
 		t.Fatalf("verdict on the slow run: %d %+v", code, v)
 	}
 	// Op002 is 50% slower: its time and its rate (B/s) fail.

@@ -25,6 +25,7 @@ import (
 // PostgreSQL variants (pgtest), and checks that no goroutine outlives them.
 func TestMain(m *testing.M) {
 	code := pgtest.Run(m)
+	stopPerfPG()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
