@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -216,4 +217,31 @@ func TestConcurrentIngest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A run with more samples than one INSERT takes is stored in several,
+// every sample in order.
+func TestIngestManyChunks(t *testing.T) {
+	eachStore(t, func(t *testing.T, st *Store) {
+		run, err := ParseBytes(benchgen.File(benchgen.Spec{Machine: "m", Pkg: "p", Benchmarks: 2, Samples: 6000, Noise: 0.01}), "big.txt", Overrides{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if 3*12000 <= paramsPerInsert {
+			t.Fatalf("the run fits one INSERT of %d parameters", paramsPerInsert)
+		}
+		res, err := st.Ingest(t.Context(), run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.Samples(t.Context(), res.RunID)
+		if err != nil || len(got) != len(run.Samples) {
+			t.Fatalf("%d series, %v", len(got), err)
+		}
+		for i := range got {
+			if got[i].Key != run.Samples[i].Key || !slices.Equal(got[i].Values, run.Samples[i].Values) {
+				t.Errorf("series %d differs: %v, %d values", i, got[i].Key, len(got[i].Values))
+			}
+		}
+	})
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -51,7 +50,7 @@ type Batch struct {
 	ctx   context.Context
 	s     *Store
 	tx    *sql.Tx
-	stmts map[string]*sql.Stmt
+	stmts map[string]stmt
 	bench map[[2]string]int64
 	metr  map[compare.Key]int64      // metric ids created or looked up in this transaction
 	cache map[int64][]compare.Sample // samples of recently added runs
@@ -77,14 +76,18 @@ var batchSQL = map[string]string{
 	"metricid": `SELECT id FROM metrics WHERE benchmark_id = ? AND unit = ?`,
 	"result":   `INSERT INTO results(run_id, metric_id, n, center, lo, hi) VALUES (?,?,?,?,?,?) RETURNING id`,
 	"cmp":      `INSERT INTO comparisons(run_id, base_id, kind, regressions, improvements, worst) VALUES (?,?,?,?,?,?) ON CONFLICT(run_id, kind, base_id) DO UPDATE SET regressions = excluded.regressions, improvements = excluded.improvements, worst = excluded.worst RETURNING id`,
-	"delta": `INSERT INTO deltas(comparison_id, metric_id, old_n, old_center, old_lo, old_hi, new_n, new_center, new_lo, new_hi, delta_pct, p, change, worse) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-		ON CONFLICT(comparison_id, metric_id) DO UPDATE SET old_n = excluded.old_n, old_center = excluded.old_center, old_lo = excluded.old_lo, old_hi = excluded.old_hi,
-		new_n = excluded.new_n, new_center = excluded.new_center, new_lo = excluded.new_lo, new_hi = excluded.new_hi,
-		delta_pct = excluded.delta_pct, p = excluded.p, change = excluded.change, worse = excluded.worse`,
-	"prev":    `SELECT id FROM runs WHERE machine = ? AND branch = ? AND (time < ? OR (time = ? AND id < ?)) ORDER BY time DESC, id DESC LIMIT 1`,
-	"base":    `SELECT run_id FROM baselines WHERE machine = ? AND name = ?`,
-	"samples": sampleSQL,
+	"delta":    deltaInsert + ` VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)` + deltaUpsert,
+	"prev":     `SELECT id FROM runs WHERE machine = ? AND branch = ? AND (time < ? OR (time = ? AND id < ?)) ORDER BY time DESC, id DESC LIMIT 1`,
+	"base":     `SELECT run_id FROM baselines WHERE machine = ? AND name = ?`,
+	"samples":  sampleSQL,
 }
+
+const (
+	deltaInsert = `INSERT INTO deltas(comparison_id, metric_id, old_n, old_center, old_lo, old_hi, new_n, new_center, new_lo, new_hi, delta_pct, p, change, worse)`
+	deltaUpsert = ` ON CONFLICT(comparison_id, metric_id) DO UPDATE SET old_n = excluded.old_n, old_center = excluded.old_center, old_lo = excluded.old_lo, old_hi = excluded.old_hi,
+		new_n = excluded.new_n, new_center = excluded.new_center, new_lo = excluded.new_lo, new_hi = excluded.new_hi,
+		delta_pct = excluded.delta_pct, p = excluded.p, change = excluded.change, worse = excluded.worse`
+)
 
 const sampleSQL = `SELECT b.pkg, b.name, m.unit, s.value FROM results r
 	JOIN metrics m ON m.id = r.metric_id
@@ -92,9 +95,41 @@ const sampleSQL = `SELECT b.pkg, b.name, m.unit, s.value FROM results r
 	JOIN samples s ON s.result_id = r.id
 	WHERE r.run_id = ? ORDER BY r.id, s.seq`
 
+// stmt is a statement of a Batch: a prepared *sql.Stmt (SQLite), or a
+// txStmt (PostgreSQL).
+type stmt interface {
+	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, args ...any) *sql.Row
+}
+
+// txStmt runs its query in the transaction as it is: pgx prepares and
+// caches each query text per connection, where an explicit Prepare would
+// cost a round trip per statement and Batch.
+type txStmt struct {
+	tx *sql.Tx
+	q  string
+}
+
+func (t txStmt) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.q, args...)
+}
+
+func (t txStmt) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.q, args...)
+}
+
+func (t txStmt) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.q, args...)
+}
+
 func newBatch(ctx context.Context, s *Store, tx *sql.Tx) (*Batch, error) {
-	b := &Batch{ctx: ctx, s: s, tx: tx, stmts: map[string]*sql.Stmt{}, bench: map[[2]string]int64{}, metr: map[compare.Key]int64{}, cache: map[int64][]compare.Sample{}}
+	b := &Batch{ctx: ctx, s: s, tx: tx, stmts: map[string]stmt{}, bench: map[[2]string]int64{}, metr: map[compare.Key]int64{}, cache: map[int64][]compare.Sample{}}
 	for name, q := range batchSQL {
+		if s.d.pg {
+			b.stmts[name] = txStmt{tx, s.Rebind(q)}
+			continue
+		}
 		st, err := tx.PrepareContext(ctx, s.Rebind(q))
 		if err != nil {
 			b.close()
@@ -107,7 +142,9 @@ func newBatch(ctx context.Context, s *Store, tx *sql.Tx) (*Batch, error) {
 
 func (b *Batch) close() {
 	for _, st := range b.stmts {
-		st.Close()
+		if c, ok := st.(*sql.Stmt); ok {
+			c.Close()
+		}
 	}
 }
 
@@ -259,19 +296,43 @@ func (b *Batch) add(run *Run) (*IngestResult, error) {
 			return nil, err
 		}
 	}
-	for _, smp := range run.Samples {
+	// Summaries, then samples, many rows per INSERT: one round trip each
+	// on PostgreSQL. A run has one result per metric, so the metric id
+	// returned names the result.
+	args := make([]any, 0, 6*len(run.Samples))
+	mids := make([]int64, len(run.Samples))
+	for i, smp := range run.Samples {
 		mid, err := b.metricID(smp.Key)
 		if err != nil {
 			return nil, err
 		}
+		mids[i] = mid
 		sum := compare.Summarize(smp.Values)
-		var rid int64
-		if err := b.stmts["result"].QueryRowContext(ctx, run.ID, mid, sum.N, dbf(sum.Center), dbf(sum.Lo), dbf(sum.Hi)).Scan(&rid); err != nil {
-			return nil, fmt.Errorf("storing %s %s: %w", smp.Name, smp.Unit, err)
+		args = append(args, run.ID, mid, sum.N, dbf(sum.Center), dbf(sum.Lo), dbf(sum.Hi))
+	}
+	rids := make(map[int64]int64, len(run.Samples))
+	if err := b.insertRows(`INSERT INTO results(run_id, metric_id, n, center, lo, hi)`, ` RETURNING id, metric_id`, 6, args, func(rows *sql.Rows) error {
+		var rid, mid int64
+		if err := rows.Scan(&rid, &mid); err != nil {
+			return err
 		}
-		if err := b.insertSamples(rid, smp.Values); err != nil {
-			return nil, err
+		rids[mid] = rid
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("storing results: %w", err)
+	}
+	args = args[:0]
+	for i, smp := range run.Samples {
+		rid, ok := rids[mids[i]]
+		if !ok {
+			return nil, fmt.Errorf("storing %s %s: no result id returned", smp.Name, smp.Unit)
 		}
+		for seq, v := range smp.Values {
+			args = append(args, rid, seq, v)
+		}
+	}
+	if err := b.insertRows(`INSERT INTO samples(result_id, seq, value)`, ``, 3, args, nil); err != nil {
+		return nil, fmt.Errorf("storing samples: %w", err)
 	}
 	res := &IngestResult{RunID: run.ID}
 	var bases []struct {
@@ -367,41 +428,56 @@ func loadSamples(ctx context.Context, st rowQuerier, runID int64) ([]compare.Sam
 	return out, rows.Err()
 }
 
-// samplesPerInsert is how many samples one INSERT statement stores.
-const samplesPerInsert = 64
+// paramsPerInsert bounds the parameters of one multi-row INSERT, under
+// both databases' limits (SQLite 32766, PostgreSQL 65535): a 200-benchmark
+// run's 2,000 samples go in one statement.
+const paramsPerInsert = 30000
 
-// insertSamples stores values as the samples of result rid, up to
-// samplesPerInsert rows per statement (one round trip each on PostgreSQL).
-func (b *Batch) insertSamples(rid int64, values []float64) error {
-	var args [3 * samplesPerInsert]any
-	for seq := 0; seq < len(values); seq += samplesPerInsert {
-		chunk := values[seq:min(len(values), seq+samplesPerInsert)]
-		st, err := b.samplesStmt(len(chunk))
+// insertRows runs head VALUES (?,...),(?,...)... tail with args, cols
+// values a row, at most paramsPerInsert values a statement. When scan is not nil the
+// statements are queries (tail has a RETURNING clause) and scan is called
+// on each row they return.
+func (b *Batch) insertRows(head, tail string, cols int, args []any, scan func(*sql.Rows) error) error {
+	row := "(" + strings.Repeat("?,", cols-1) + "?)"
+	for len(args) > 0 {
+		n := min(len(args), paramsPerInsert/cols*cols) / cols
+		chunk := args[:n*cols]
+		args = args[n*cols:]
+		q := b.s.Rebind(head + " VALUES " + strings.Repeat(row+",", n-1) + row + tail)
+		if scan == nil {
+			if _, err := b.tx.ExecContext(b.ctx, q, chunk...); err != nil {
+				return err
+			}
+			continue
+		}
+		rows, err := b.tx.QueryContext(b.ctx, q, chunk...)
 		if err != nil {
 			return err
 		}
-		for i, v := range chunk {
-			args[3*i], args[3*i+1], args[3*i+2] = rid, seq+i, v
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				rows.Close()
+				return err
+			}
 		}
-		if _, err := st.ExecContext(b.ctx, args[:3*len(chunk)]...); err != nil {
-			return fmt.Errorf("storing samples: %w", err)
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func (b *Batch) samplesStmt(n int) (*sql.Stmt, error) {
-	name := "samples" + strconv.Itoa(n)
-	if st, ok := b.stmts[name]; ok {
-		return st, nil
+// insertSamples stores values as the samples of result rid.
+func (b *Batch) insertSamples(rid int64, values []float64) error {
+	args := make([]any, 0, 3*len(values))
+	for seq, v := range values {
+		args = append(args, rid, seq, v)
 	}
-	q := `INSERT INTO samples(result_id, seq, value) VALUES (?,?,?)` + strings.Repeat(`,(?,?,?)`, n-1)
-	st, err := b.tx.PrepareContext(b.ctx, b.s.Rebind(q))
-	if err != nil {
-		return nil, fmt.Errorf("preparing %s: %w", name, err)
+	if err := b.insertRows(`INSERT INTO samples(result_id, seq, value)`, ``, 3, args, nil); err != nil {
+		return fmt.Errorf("storing samples: %w", err)
 	}
-	b.stmts[name] = st
-	return st, nil
+	return nil
 }
 
 // upsertID returns the id that insert (ON CONFLICT DO NOTHING RETURNING
@@ -456,17 +532,28 @@ func (b *Batch) storeComparison(runID, baseID int64, kind string, res compare.Re
 	if err := b.stmts["cmp"].QueryRowContext(b.ctx, runID, baseID, kind, info.Regressions, info.Improvements, info.Worst).Scan(&info.ID); err != nil {
 		return info, fmt.Errorf("storing comparison: %w", err)
 	}
+	args := make([]any, 0, 14*len(res.Rows))
+	at := make(map[int64]int, len(res.Rows)) // metric id -> its row's offset in args
 	for _, r := range res.Rows {
 		mid, err := b.metricID(r.Key)
 		if err != nil {
 			return info, err
 		}
-		if _, err := b.stmts["delta"].ExecContext(b.ctx, info.ID, mid,
+		row := []any{info.ID, mid,
 			r.Old.N, dbf(r.Old.Center), dbf(r.Old.Lo), dbf(r.Old.Hi),
 			r.New.N, dbf(r.New.Center), dbf(r.New.Lo), dbf(r.New.Hi),
-			dbf(r.DeltaPct), dbf(r.P), int(r.Change), dbf(r.Worse)); err != nil {
-			return info, fmt.Errorf("storing comparison row: %w", err)
+			dbf(r.DeltaPct), dbf(r.P), int(r.Change), dbf(r.Worse)}
+		if off, ok := at[mid]; ok {
+			// One statement may not upsert a row twice (PostgreSQL): the
+			// last row of a metric wins, as one upsert a row did.
+			copy(args[off:], row)
+			continue
 		}
+		at[mid] = len(args)
+		args = append(args, row...)
+	}
+	if err := b.insertRows(deltaInsert, deltaUpsert, 14, args, nil); err != nil {
+		return info, fmt.Errorf("storing comparison rows: %w", err)
 	}
 	return info, nil
 }
