@@ -57,7 +57,8 @@ func TestUsage(t *testing.T) {
 		t.Errorf("help: %d", code)
 	}
 	for _, args := range [][]string{{"frobnicate"}, {"ingest"}, {"bench"}, {"ingest", "-nope"}, {"save", "-x"}, {"compare", "-x"},
-		{"serve", "-x"}, {"rebuild", "-x"}, {"bench", "-x"}, {"bench", "-count", "0", "."}} {
+		{"serve", "-x"}, {"rebuild", "-x"}, {"bench", "-x"}, {"bench", "-count", "0", "."},
+		{"rebuild", "-db", "postgres://u:secret@127.0.0.1:1/x"}} {
 		if code, _, _ := run(t, args...); code != ExitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, ExitUsage)
 		}

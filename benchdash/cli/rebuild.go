@@ -18,6 +18,12 @@ func cmdRebuild(e *env, args []string) int {
 	if _, err := parse(fs, args); err != nil {
 		return ExitUsage
 	}
+	if store.IsPostgres(*db) {
+		// rebuild recreates a file beside the old one and swaps them; a
+		// server's database is rebuilt by migrating a rebuilt file into it.
+		e.errorf("rebuild: -db %s is a PostgreSQL database: rebuild a file (-db bench/local/benchdash.db) and copy it with `benchdash migrate -from bench/local/benchdash.db -to %s`", store.Redact(*db), store.Redact(*db))
+		return ExitUsage
+	}
 	files, err := listResults(*results)
 	if err != nil {
 		e.errorf("rebuild: %v", err)
