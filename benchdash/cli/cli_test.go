@@ -458,6 +458,49 @@ func benchSequence(t *testing.T, repo string) string {
 	mustRun(t, ExitFailure, "bench", "-count", "1", "nowhere")
 	mustRun(t, ExitUsage, "bench", "-count", "1", "..")
 	mustRun(t, ExitFailure, "bench", "-count", "1", "-baseline", "nosuchcommit", "slowfixture")
+	// A benchmark that fails: in the listing run, and in a round.
+	for _, c := range []struct{ fail, want string }{
+		{"always", "bench: side B, example.com/slowfixture: "},
+		{"rounds", "bench: round 1, side B, example.com/slowfixture BenchmarkWork: "},
+	} {
+		t.Setenv("BENCHDASH_FIXTURE_FAIL", c.fail)
+		if out := mustRun(t, ExitFailure, "bench", "-count", "1", "-benchtime", "10x", "-machine", "x", "slowfixture"); !strings.Contains(out, c.want) ||
+			!strings.Contains(out, "failing as BENCHDASH_FIXTURE_FAIL asks") {
+			t.Errorf("BENCHDASH_FIXTURE_FAIL=%s:\n%s", c.fail, out)
+		}
+	}
+	t.Setenv("BENCHDASH_FIXTURE_FAIL", "")
+	// A working tree whose benchmarks do not build; a baseline commit whose
+	// benchmarks do not build; a results directory that cannot be made.
+	broken := filepath.Join(repo, "slowfixture", "broken_test.go")
+	writeFile(t, filepath.Dir(broken), "broken_test.go", []byte("package slowfixture\n\nfunc broken( {\n"))
+	if out := mustRun(t, ExitFailure, "bench", "-count", "1", "-benchtime", "1x", "-machine", "x", "slowfixture"); !strings.Contains(out, "bench: side B: go test -c") {
+		t.Errorf("broken working tree:\n%s", out)
+	}
+	gitT(t, repo, "add", "slowfixture/broken_test.go")
+	gitT(t, repo, "commit", "-q", "-m", "broken")
+	os.Remove(broken)
+	if out := mustRun(t, ExitFailure, "bench", "-count", "1", "-benchtime", "1x", "-machine", "x", "slowfixture"); !strings.Contains(out, "bench: baseline: side A: go test -c") {
+		t.Errorf("broken baseline:\n%s", out)
+	}
+	gitT(t, repo, "reset", "-q", "--hard", "HEAD~1")
+	if out := mustRun(t, ExitFailure, "bench", "-count", "1", "-benchtime", "1x", "-machine", "x", "-runs", filepath.Join(repo, "README.md", "runs"), "slowfixture"); !strings.Contains(out, "bench: side B: ") {
+		t.Errorf("results directory inside a file:\n%s", out)
+	}
+	// One value a side and round: the A/A check has nothing to pair.
+	writeFile(t, repo, "README.md", []byte("docs again\n"))
+	if out := mustRun(t, ExitOK, "bench", "-count", "8", "-samples", "1", "-benchtime", "10x", "-machine", "x", "-baseline", "HEAD", "slowfixture"); !strings.Contains(out, "A/A:     the first against the second half of A's values, unpaired") ||
+		!strings.Contains(out, "paired n=8") {
+		t.Errorf("-samples 1:\n%s", out)
+	}
+	gitT(t, repo, "checkout", "-q", "README.md")
 	clean("the whole sequence")
 	return ""
+}
+
+func TestBenchOutsideGit(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if out := mustRun(t, ExitFailure, "bench", "-count", "1", "."); !strings.Contains(out, "bench: not in a git work tree") {
+		t.Errorf("outside git:\n%s", out)
+	}
 }

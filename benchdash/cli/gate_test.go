@@ -178,3 +178,20 @@ func TestHalvesAndRounds(t *testing.T) {
 		}
 	}
 }
+
+// TestReportUncorrected: a row significant only before the correction is
+// printed as not failing, with its p and q, and does not fail.
+func TestReportUncorrected(t *testing.T) {
+	var out strings.Builder
+	e := &env{ctx: t.Context(), stdout: &out, stderr: &out}
+	r := compare.Row{Key: compare.Key{Name: "Ping-2", Unit: "sec/op"}, DeltaPct: 17.4, P: 0.034, Q: 0.997}
+	if fails := e.report(compare.Verdict{Threshold: 10, Gated: 129, Family: 129, AAChecked: true, Uncorrected: []compare.Row{r}}); len(fails) != 0 {
+		t.Errorf("failures: %v", fails)
+	}
+	for _, w := range []string{"not failing: Ping-2 sec/op: +17.40% (p=0.034, but q=0.997 over 129 comparisons): not significant once corrected",
+		"no significant regression beyond 10%"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("report lacks %q:\n%s", w, out.String())
+		}
+	}
+}
