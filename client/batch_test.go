@@ -16,7 +16,7 @@ import (
 // in Add order, and the batch is reusable.
 func TestBatch(t *testing.T) {
 	d := fakedaemon.New(t, false)
-	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+	for _, tr := range testTransports() {
 		t.Run(tr.String(), func(t *testing.T) {
 			cl := dialFake(t, d, WithTransport(tr), WithRingSize(16<<10))
 			ctx := context.Background()
@@ -133,7 +133,7 @@ func TestBatchCanceled(t *testing.T) {
 // The connection fails in the middle of a batch: Do returns a retryable
 // connection error and so does every call left without an answer.
 func TestBatchConnectionLost(t *testing.T) {
-	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+	for _, tr := range testTransports() {
 		t.Run(tr.String(), func(t *testing.T) {
 			d := fakedaemon.New(t, false)
 			cl := dialFake(t, d, WithTransport(tr))

@@ -19,6 +19,15 @@ import (
 
 var quiet = WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 
+// testTransports are the transports a test runs on: both on Linux, the
+// socket transport alone where shmring is unsupported (the macOS CI job).
+func testTransports() []protocol.Transport {
+	if runtime.GOOS != "linux" {
+		return []protocol.Transport{protocol.TransportSocket}
+	}
+	return []protocol.Transport{protocol.TransportShm, protocol.TransportSocket}
+}
+
 func dialFake(t testing.TB, d *fakedaemon.Daemon, opts ...Option) *Client {
 	t.Helper()
 	o := defaultOptions()
@@ -42,7 +51,7 @@ func req(text string) *protocol.CompletionRequest {
 
 func TestCalls(t *testing.T) {
 	d := fakedaemon.New(t, false)
-	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+	for _, tr := range testTransports() {
 		t.Run(tr.String(), func(t *testing.T) {
 			cl := dialFake(t, d, WithTransport(tr), WithConns(2), WithRingSize(64<<10), WithClientName("test"))
 			ctx := context.Background()
@@ -185,7 +194,7 @@ func TestConnectionFailures(t *testing.T) {
 		{fakedaemon.MsgGarbage, ErrProtocol},
 		{fakedaemon.MsgConnErr, ErrConnLost},
 	} {
-		for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+		for _, tr := range testTransports() {
 			t.Run(fmt.Sprintf("%v/%s", tc.typ, tr), func(t *testing.T) {
 				d := fakedaemon.New(t, false)
 				cl := dialFake(t, d, WithTransport(tr))
@@ -264,7 +273,7 @@ func TestHeartbeatTimeout(t *testing.T) {
 
 func TestRefused(t *testing.T) {
 	d := fakedaemon.New(t, true)
-	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+	for _, tr := range testTransports() {
 		_, err := Dial(context.Background(), d.Path, WithTransport(tr), quiet)
 		var pe *protocol.Error
 		if !errors.Is(err, ErrRefused) || !errors.As(err, &pe) || pe.Code != protocol.ErrCodeTooManyConns || !IsRetryable(err) {
@@ -277,7 +286,7 @@ func TestDialErrors(t *testing.T) {
 	if _, err := Dial(context.Background(), "/nonexistent/x.sock", WithTransport(protocol.Transport(9))); err == nil {
 		t.Fatal("unknown transport accepted")
 	}
-	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+	for _, tr := range testTransports() {
 		_, err := Dial(context.Background(), "/nonexistent/x.sock", WithTransport(tr), WithDialTimeout(time.Second), quiet)
 		if !errors.Is(err, ErrUnavailable) || !IsRetryable(err) {
 			t.Fatalf("%s: %v", tr, err)
@@ -319,7 +328,7 @@ func TestCloseFailsCallsInFlight(t *testing.T) {
 
 func TestConcurrentCalls(t *testing.T) {
 	d := fakedaemon.New(t, false)
-	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+	for _, tr := range testTransports() {
 		cl := dialFake(t, d, WithTransport(tr), WithConns(3))
 		var wg sync.WaitGroup
 		for g := 0; g < 8; g++ {
@@ -357,7 +366,7 @@ func TestBadHandshakeAnswers(t *testing.T) {
 	d := fakedaemon.New(t, false)
 	for mode := fakedaemon.AckWrongType; mode <= fakedaemon.AckNotFrame; mode++ {
 		d.SetAckMode(mode)
-		for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+		for _, tr := range testTransports() {
 			_, err := Dial(context.Background(), d.Path, WithTransport(tr), quiet)
 			if !errors.Is(err, ErrProtocol) || IsRetryable(err) {
 				t.Errorf("mode %d %s: %v", mode, tr, err)

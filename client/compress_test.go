@@ -17,7 +17,7 @@ func TestCompression(t *testing.T) {
 		name           string
 		daemon, client bool
 	}{{"both", true, true}, {"daemon off", false, true}, {"client off", true, false}} {
-		for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+		for _, tr := range testTransports() {
 			t.Run(tc.name+"/"+tr.String(), func(t *testing.T) {
 				d := fakedaemon.New(t, false)
 				d.SetZstd(tc.daemon)

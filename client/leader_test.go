@@ -14,7 +14,7 @@ import (
 // TestAppendComplete reads completions in place, reusing one buffer.
 func TestAppendComplete(t *testing.T) {
 	d := fakedaemon.New(t, false)
-	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+	for _, tr := range testTransports() {
 		t.Run(tr.String(), func(t *testing.T) {
 			cl := dialFake(t, d, WithTransport(tr))
 			ctx := context.Background()
@@ -100,7 +100,7 @@ func TestSocketLeaderCanceled(t *testing.T) {
 // TestIdleDaemonDeathNoticed kills the daemon under idle connections: the
 // client notices without a call (the pool then sees them dead).
 func TestIdleDaemonDeathNoticed(t *testing.T) {
-	for _, tr := range []protocol.Transport{protocol.TransportShm, protocol.TransportSocket} {
+	for _, tr := range testTransports() {
 		t.Run(tr.String(), func(t *testing.T) {
 			d := fakedaemon.New(t, false)
 			cl := dialFake(t, d, WithTransport(tr), WithHeartbeat(0, 0))
