@@ -45,11 +45,11 @@ var hotPath = []string{
 func (Bench) Run() error {
 	// A and B run in the same session, round after round, so the machine's
 	// drift is paired away and the gate can be 10% (RINGWIRE_BENCH_THRESHOLD);
-	// benchmarks whose two halves of A differ by more are reported too noisy
+	// benchmarks whose first and second values of A in a round differ by more (in pairs) are reported too noisy
 	// here instead of failing. RINGWIRE_BASELINE picks the baseline commit
 	// (default: this machine's saved baseline, else HEAD).
-	// They run benchmark by benchmark, A and B next to each other, and the
-	// gate tests the pairs: RINGWIRE_BENCH_SAMPLES values a run.
+	// They run leaf by leaf in ABBA order, A and B next to each other, and the
+	// gate tests the pairs: RINGWIRE_BENCH_SAMPLES values a side and round.
 	args := []string{"bench", "-count", env("RINGWIRE_BENCH_COUNT", "8"), "-samples", env("RINGWIRE_BENCH_SAMPLES", "2"),
 		"-benchtime", env("RINGWIRE_BENCHTIME", "50ms"), "-threshold", env("RINGWIRE_BENCH_THRESHOLD", "10")}
 	if c := os.Getenv("RINGWIRE_BASELINE"); c != "" {

@@ -24,7 +24,7 @@ func cmdBench(e *env, args []string) int {
 	db := fs.String("db", DefaultDB, "database file (machine-local)")
 	runs := fs.String("runs", DefaultRuns, "directory for this machine's results files (machine-local)")
 	results := fs.String("results", DefaultResults, "committed results directory (its baselines.json names saved baselines)")
-	count := fs.Int("count", 8, "rounds: each runs every benchmark once per side (rounds × -samples at least 8 for the A/A check)")
+	count := fs.Int("count", 8, "rounds: each runs every benchmark leaf -samples times a side in ABBA order (rounds × -samples at least 8 for the A/A check)")
 	samples := fs.Int("samples", 2, "values per benchmark leaf, side and round, each measured by a run of its own in ABBA order; value i of A and of B form a pair")
 	benchtime := fs.String("benchtime", "50ms", "go test -benchtime")
 	bench := fs.String("bench", ".", "go test -bench regular expression (DIR=RE overrides it for one directory)")

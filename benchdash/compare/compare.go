@@ -158,7 +158,7 @@ type Options struct {
 	Alpha float64
 	// Paired says the i-th value of a key on one side was measured next
 	// to the i-th value on the other (`benchdash bench` runs A and B
-	// benchmark by benchmark, alternately): a key with as many values on
+	// leaf by leaf in ABBA order): a key with as many values on
 	// both sides is then tested on its per-pair ratios (SignedRankTest)
 	// instead of the U-test, and its delta is the median of those ratios.
 	// Keys whose counts differ fall back to the unpaired comparison.

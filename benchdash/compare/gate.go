@@ -145,7 +145,7 @@ func Judge(res, aa Result, thresholdPct float64) Verdict {
 }
 
 // PairingBenchmark is the value of the "pairing:" line `benchdash bench`
-// writes in both runs of a session it ran benchmark by benchmark: value i
+// writes in both runs of a session it ran in pairs (leaf by leaf): value i
 // of a benchmark on side A was measured next to value i on side B, so the
 // session is judged on its pairs (JudgeSession, perRun from its "samples:"
 // line). Sessions
