@@ -45,14 +45,14 @@ type Conn struct {
 	rx       rxState
 	rxWait   *waiter
 	rxPred   predictor
-	rxSignal *os.File // peer's "space" doorbell: rung after releasing
-	peekRef  bool     // a segment reference is held for peeked slices
+	rxSignal *doorbell // peer's "space" doorbell: rung after releasing
+	peekRef  bool      // a segment reference is held for peeked slices
 
 	txMu     sync.Mutex
 	tx       txState
 	txWait   *waiter
 	txPred   predictor
-	txSignal *os.File // peer's "data" doorbell: rung after publishing
+	txSignal *doorbell // peer's "data" doorbell: rung after publishing
 
 	rdl, wdl atomic.Int64 // deadlines in Unix ns, 0 = none
 
@@ -78,6 +78,14 @@ func newConn(sock *net.UnixConn, mem []byte, l layout, txRing int, rxData, rxSpa
 	if err != nil {
 		return nil, err
 	}
+	rs, err := newDoorbell(rxSpace)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := newDoorbell(txData)
+	if err != nil {
+		return nil, err
+	}
 	maxMsg := max(cfg.maxMessage, 0)
 	c := &Conn{
 		sock:        sock,
@@ -89,9 +97,9 @@ func newConn(sock *net.UnixConn, mem []byte, l layout, txRing int, rxData, rxSpa
 		hints:       cfg.cpuHints,
 		policy:      cfg.waitPolicy,
 		rxWait:      rw,
-		rxSignal:    rxSpace,
+		rxSignal:    rs,
 		txWait:      tw,
-		txSignal:    txData,
+		txSignal:    ts,
 		done:        make(chan struct{}),
 		monitorDone: make(chan struct{}),
 	}
@@ -269,7 +277,7 @@ func (c *Conn) Close() error {
 		c.txWait.wake()
 		c.rxMu.Lock()
 		c.txMu.Lock()
-		for _, f := range []*os.File{c.rxWait.f, c.rxSignal, c.txWait.f, c.txSignal} {
+		for _, f := range []*os.File{c.rxWait.f, c.rxSignal.f, c.txWait.f, c.txSignal.f} {
 			_ = f.Close()
 		}
 		c.txMu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,17 +43,52 @@ func adoptEventfd(fd int) (*os.File, error) {
 	return os.NewFile(uintptr(fd), "shmring-eventfd"), nil
 }
 
-// signal adds one to an eventfd, waking whoever is parked on it. The os.File
-// keeps the descriptor alive while the write runs, so a concurrent Close
-// cannot make it hit a reused descriptor number.
-func signal(f *os.File) {
-	_, _ = f.Write(one[:])
+// doorbell rings an eventfd: it adds one to the counter, waking whoever is
+// parked on it.
+//
+// The write is a raw system call (no entersyscall/exitsyscall): an eventfd
+// write on a non-blocking descriptor never blocks, and telling the runtime
+// about it is what costs. The first system call a Go process makes through
+// syscall.Syscall after its Ps all went idle wakes the runtime's sysmon
+// thread from its deep sleep before the call runs (runtime.reentersyscall);
+// on a 2-vCPU KVM guest that futex wake-up of an idle CPU added ~40 µs to
+// every paced round trip (SPEC.md §3.1, "Where the idle wake-up goes").
+// RawConn.Control keeps the descriptor alive while the write runs, so a
+// concurrent Close cannot make it hit a reused descriptor number.
+type doorbell struct {
+	f      *os.File
+	rc     syscall.RawConn
+	ringFn func(fd uintptr)
+}
+
+func newDoorbell(f *os.File) (*doorbell, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("shmring: eventfd raw conn: %w", err)
+	}
+	d := &doorbell{f: f, rc: rc}
+	d.ringFn = ringFd
+	return d, nil
+}
+
+// ring signals the eventfd. A full counter (EAGAIN) means the peer has a
+// wake-up pending already; a closed file means there is no one to wake.
+func (d *doorbell) ring() { _ = d.rc.Control(d.ringFn) }
+
+func ringFd(fd uintptr) {
+	for {
+		_, _, e := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&one[0])), 8)
+		if e != unix.EINTR {
+			return
+		}
+	}
 }
 
 // waiter parks one direction of a connection on its eventfd: at most one
 // goroutine waits on it at a time (the direction's mutex holder).
 type waiter struct {
 	f       *os.File
+	bell    *doorbell // rings f itself: Close, peer death, cancellation
 	rc      syscall.RawConn
 	readFn  func(fd uintptr) bool
 	wakeFn  func()
@@ -66,20 +102,25 @@ func newWaiter(f *os.File, spin time.Duration) (*waiter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shmring: eventfd raw conn: %w", err)
 	}
-	w := &waiter{f: f, rc: rc, spinMax: spin, spin: spin}
+	bell, err := newDoorbell(f)
+	if err != nil {
+		return nil, err
+	}
+	w := &waiter{f: f, bell: bell, rc: rc, spinMax: spin, spin: spin}
 	w.readFn = w.read
 	w.wakeFn = w.wake
 	return w, nil
 }
 
-// read drains the eventfd counter; false asks the netpoller to wait.
+// read drains the eventfd counter; false asks the netpoller to wait. A raw
+// system call, as the doorbell's write is: the descriptor is non-blocking.
 func (w *waiter) read(fd uintptr) bool {
 	for {
-		_, err := unix.Read(int(fd), w.buf[:])
-		switch {
-		case errors.Is(err, unix.EINTR):
+		_, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&w.buf[0])), uintptr(len(w.buf)))
+		switch e {
+		case unix.EINTR:
 			continue
-		case errors.Is(err, unix.EAGAIN):
+		case unix.EAGAIN:
 			return false
 		default:
 			return true
@@ -99,7 +140,7 @@ func (w *waiter) park() error {
 
 // wake signals the waiter's own eventfd: used by Close, by peer-death
 // detection and by context cancellation to unpark a local waiter.
-func (w *waiter) wake() { signal(w.f) }
+func (w *waiter) wake() { w.bell.ring() }
 
 // adapt sets the spin bound after a wait that parked and lasted waited in
 // all: had the peer answered within four times the maximum spin, it is

@@ -88,8 +88,8 @@ func runHostile(t *testing.T, path, mode string) {
 	default:
 		t.Fatalf("unknown mode %q", mode)
 	}
-	signal(bad.txSignal) // a parked parent would otherwise wait forever
-	signal(bad.rxSignal)
+	bad.txSignal.ring() // a parked parent would otherwise wait forever
+	bad.rxSignal.ring()
 	<-bad.Done() // the parent drops the connection
 	var buf []byte
 	for {

@@ -227,7 +227,7 @@ func (c *Conn) releaseRx() {
 		if c.hints {
 			c.rx.consCPU.Store(cpuHint())
 		}
-		signal(c.rxSignal)
+		c.rxSignal.ring()
 	}
 }
 
@@ -249,6 +249,6 @@ func (c *Conn) publishTx() {
 		if c.hints {
 			c.tx.prodCPU.Store(cpuHint())
 		}
-		signal(c.txSignal)
+		c.txSignal.ring()
 	}
 }
