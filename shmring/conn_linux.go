@@ -41,12 +41,13 @@ type Conn struct {
 	hints  bool // publish CPU hints and unstack after a park (SPEC §3)
 	policy WaitPolicy
 
-	rxMu     sync.Mutex
-	rx       rxState
-	rxWait   *waiter
-	rxPred   predictor
-	rxSignal *doorbell // peer's "space" doorbell: rung after releasing
-	peekRef  bool      // a segment reference is held for peeked slices
+	rxMu       sync.Mutex
+	rx         rxState
+	rxWait     *waiter
+	rxPred     predictor // waits while the peer was awake
+	rxPredRang predictor // waits after a publish that rang the peer
+	rxSignal   *doorbell // peer's "space" doorbell: rung after releasing
+	peekRef    bool      // a segment reference is held for peeked slices
 
 	txMu     sync.Mutex
 	tx       txState
@@ -67,6 +68,7 @@ type Conn struct {
 
 	stSent, stRecv, stParks, stWakeups, stUnstacks atomic.Uint64
 	stSpinHits, stSpinMisses                       atomic.Uint64
+	txRang                                         atomic.Uint32 // the last publish rang the peer
 }
 
 func newConn(sock *net.UnixConn, mem []byte, l layout, txRing int, rxData, rxSpace, txData, txSpace *os.File, peer PeerInfo, cfg *config) (*Conn, error) {
@@ -97,6 +99,7 @@ func newConn(sock *net.UnixConn, mem []byte, l layout, txRing int, rxData, rxSpa
 		hints:       cfg.cpuHints,
 		policy:      cfg.waitPolicy,
 		rxWait:      rw,
+		rxPredRang:  predictor{rang: true},
 		rxSignal:    rs,
 		txWait:      tw,
 		txSignal:    ts,

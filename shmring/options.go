@@ -111,14 +111,20 @@ const (
 	// machine), every wait pays the whole spin and then the wake-up.
 	WaitSpin WaitPolicy = iota
 	// WaitPredict (CPU first) spins only while spinning has been paying:
-	// after two waits in a row whose spin ran out it parks at once,
-	// trying a full spin again on every 16th wait, and goes back to
-	// spinning as soon as a wait ends while spinning, or ends, wake-up
-	// included, within the spin bound although it parked. A side that parks at
-	// once does not move its thread off its waker's CPU (SPEC §3): that
-	// move exists for two spinning peers. It saves the spin's CPU on
-	// waits that would have parked anyway, at the price of a wake-up on
-	// the first waits after traffic turns fast again.
+	// a wait's spin that ends with the answer scores one, a spin that
+	// runs out loses four, and below a floor (two misses in a row from a
+	// fresh start; fewer than four in five spins paying) the side parks
+	// at once, trying a full spin again on a probe every 16th wait, then
+	// every 32nd, ... up to every 256th while the probes run out. Waits
+	// for an answer after a write that had to ring a parked peer are
+	// judged apart from the others: such an answer comes after the
+	// peer's wake-up, and spinning for it holds the CPU the woken peer
+	// would run on (on a 2-vCPU guest, parking there made a paced round
+	// trip's p99 3-6× shorter; SPEC §3.1). A side that parks at once does
+	// not move its thread off its waker's CPU (SPEC §3): that move exists
+	// for two spinning peers. It saves the spin's CPU on waits that would
+	// have parked anyway, at the price of wake-ups until a probe finds
+	// traffic fast again.
 	WaitPredict
 )
 

@@ -3,6 +3,7 @@
 package shmring
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -18,27 +19,73 @@ func TestPredictor(t *testing.T) {
 		t.Fatalf("after one miss: spin %v, want %v", b, max)
 	}
 	p.miss()
-	spins := 0
-	for range 10 * predictProbe {
+	if !p.parking() {
+		t.Fatal("two misses in a row from a fresh start: not parking")
+	}
+	// Parking: probes at doubling intervals while they run out (16, then
+	// 32, 64, 128 and 256 waits apart, then 256 apart).
+	var probes []int
+	for i := 1; i <= 2000; i++ {
 		if b := p.bound(max); b == max {
-			spins++
+			probes = append(probes, i)
 			p.miss() // the probe ran out too
 		} else if b != 0 {
 			t.Fatalf("parking predictor spins %v", b)
 		}
 	}
-	if spins != 10 {
-		t.Fatalf("%d probes in %d waits, want 10", spins, 10*predictProbe)
+	want := []int{16, 48, 112, 240, 496, 752, 1008, 1264, 1520, 1776}
+	if fmt.Sprint(probes) != fmt.Sprint(want) {
+		t.Fatalf("probes at waits %v, want %v", probes, want)
+	}
+	// A probe that pays: spinning on probation, one more miss parks.
+	for p.bound(max) != max {
 	}
 	p.hit()
-	if b := p.bound(max); b != max || p.parking {
-		t.Fatalf("after a hit: spin %v, parking %v", b, p.parking)
+	if p.parking() {
+		t.Fatal("a paying probe left it parking")
 	}
 	p.miss()
+	if !p.parking() {
+		t.Fatal("a miss on probation did not park it")
+	}
+	// The interval stays long after the probation's miss...
+	n := 0
+	for p.bound(max) != max {
+		n++
+	}
+	if n != predictProbeMax-1 {
+		t.Fatalf("next probe after %d parked waits, want %d", n, predictProbeMax-1)
+	}
+	// ...and comes back to predictProbe once the score is full again
+	// (twelve paying spins in a row after the probe).
 	p.hit()
-	p.miss()
-	if p.parking {
-		t.Fatal("a hit between two misses still made it park")
+	for range predictScoreMax - (predictPark + predictMissCost) {
+		if b := p.bound(max); b != max {
+			t.Fatalf("spinning predictor parks at once")
+		}
+		p.hit()
+	}
+	if p.every != 0 {
+		t.Fatalf("probe interval %d after a run of hits, want reset", p.every)
+	}
+	// From full confidence: spinning survives a miss among hits at four
+	// in five paying, and parks when fewer pay.
+	for range 20 {
+		p.hit()
+		p.hit()
+		p.hit()
+		p.hit()
+		p.miss()
+		if p.parking() {
+			t.Fatal("parks with four in five spins paying")
+		}
+	}
+	for range 10 {
+		p.hit()
+		p.miss()
+	}
+	if !p.parking() {
+		t.Fatal("still spinning with one in two spins paying")
 	}
 }
 
@@ -98,8 +145,8 @@ func TestWaitPredict(t *testing.T) {
 	// The next wait is a probe: it spins (and, the answer being slow,
 	// misses) and the direction goes on parking.
 	exchange(true, 0)
-	if s2 := d.Stats(); s2.SpinMisses != s1.SpinMisses+1 || !d.rxPred.parking {
-		t.Errorf("probe: misses %d -> %d, parking %v", s1.SpinMisses, s2.SpinMisses, d.rxPred.parking)
+	if s2 := d.Stats(); s2.SpinMisses != s1.SpinMisses+1 || !d.rxPred.parking() {
+		t.Errorf("probe: misses %d -> %d, parking %v", s1.SpinMisses, s2.SpinMisses, d.rxPred.parking())
 	}
 
 	// A probe that pays brings the spin back (a long bound, so the answer
@@ -107,7 +154,7 @@ func TestWaitPredict(t *testing.T) {
 	d2, l2 := pipe(t, nil, []Option{WithSpin(2 * time.Second), WithWaitPolicy(WaitPredict)})
 	for attempt := 0; ; attempt++ {
 		d2.rxMu.Lock()
-		d2.rxPred = predictor{misses: predictMisses, parking: true, waits: predictProbe - 1}
+		d2.rxPred = predictor{score: predictPark, waits: predictProbe - 1}
 		d2.rxMu.Unlock()
 		hits := d2.Stats().SpinHits
 		errc := make(chan error, 1)
@@ -125,7 +172,7 @@ func TestWaitPredict(t *testing.T) {
 			continue // the reader came after the data: no wait
 		}
 		d2.rxMu.Lock()
-		parking := d2.rxPred.parking
+		parking := d2.rxPred.parking()
 		d2.rxMu.Unlock()
 		if d2.Stats().SpinHits != hits+1 || parking {
 			t.Errorf("paying probe: hits %d -> %d, parking %v", hits, d2.Stats().SpinHits, parking)
@@ -138,7 +185,7 @@ func TestWaitPredict(t *testing.T) {
 	// miss.)
 	d3, l3 := pipe(t, nil, []Option{WithSpin(2 * time.Second), WithWaitPolicy(WaitPredict)})
 	d3.rxMu.Lock()
-	d3.rxPred = predictor{misses: predictMisses, parking: true, waits: 1}
+	d3.rxPred = predictor{score: predictPark, waits: 1}
 	d3.rxMu.Unlock()
 	parks := d3.Stats().Parks
 	errc := make(chan error, 1)
@@ -156,7 +203,7 @@ func TestWaitPredict(t *testing.T) {
 	}
 	d3.rxMu.Lock()
 	defer d3.rxMu.Unlock()
-	if d3.rxPred.parking {
+	if d3.rxPred.parking() {
 		t.Error("a parked wait answered within the bound left the policy parking")
 	}
 }
@@ -201,5 +248,67 @@ func TestWaitSpin(t *testing.T) {
 	d.rxMu.Unlock()
 	if got != spinMax {
 		t.Errorf("spin bound after a short wait %v, want %v", got, spinMax)
+	}
+}
+
+// TestWaitPredictRang: a wait for an answer after a publish that had to
+// ring the peer awake is judged apart from the others (rxPredRang): the
+// publish records whether it rang, and a parked wait answered soon after
+// does not bring such waits back to spinning — parking gave the woken peer
+// the CPU, which is why the answer came soon.
+func TestWaitPredictRang(t *testing.T) {
+	d, l := pipe(t, []Option{WithSpin(0)}, []Option{WithSpin(2 * time.Second), WithWaitPolicy(WaitPredict)})
+	// l parks at once waiting; it echoes each message after d parked.
+	errc := make(chan error, 1)
+	go func() {
+		for range 2 {
+			m, err := l.ReadMsg(nil)
+			if err != nil {
+				errc <- err
+				return
+			}
+			for l.tx.consParked.Load() == 0 { // d parked for the answer
+				time.Sleep(20 * time.Microsecond)
+			}
+			if err := l.WriteMsg(m); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	for range 2 {
+		for d.tx.consParked.Load() == 0 { // l parked for the message
+			time.Sleep(20 * time.Microsecond)
+		}
+		d.rxMu.Lock()
+		d.rxPredRang = predictor{rang: true, score: predictPark, waits: 1}
+		d.rxMu.Unlock()
+		wake := d.Stats().Wakeups
+		if err := d.WriteMsg([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if d.Stats().Wakeups != wake+1 || d.txRang.Load() != 1 {
+			t.Fatalf("publish to a parked peer: wakeups %d -> %d, txRang %d", wake, d.Stats().Wakeups, d.txRang.Load())
+		}
+		if _, err := d.ReadMsg(nil); err != nil {
+			t.Fatal(err)
+		}
+		d.rxMu.Lock()
+		parking, fresh := d.rxPredRang.parking(), d.rxPred == predictor{}
+		d.rxMu.Unlock()
+		if !parking || !fresh {
+			t.Fatalf("after a parked answer to a rung peer: rang predictor parking %v, the other untouched %v", parking, fresh)
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	// A publish while the peer is not parked does not ring, and says so.
+	if err := d.WriteMsg([]byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	if d.txRang.Load() != 0 {
+		t.Fatal("publish to a peer that was not parked left txRang set")
 	}
 }

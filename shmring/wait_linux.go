@@ -23,7 +23,14 @@ func (c *Conn) waitRx(ctx context.Context) error {
 		e, err := r.empty()
 		return !e, err
 	}
-	return c.failOnCorrupt(c.wait(ctx, w, &c.rxPred, &c.rdl, r.consParked, r.prodCPU, ready, c.rxErr))
+	// WaitPredict keeps apart the waits that follow a publish which had
+	// to ring the peer awake: its answer comes after a wake-up, and a
+	// spin here holds the CPU the woken peer would have run on.
+	pred := &c.rxPred
+	if c.txRang.Load() != 0 {
+		pred = &c.rxPredRang
+	}
+	return c.failOnCorrupt(c.wait(ctx, w, pred, &c.rdl, r.consParked, r.prodCPU, ready, c.rxErr))
 }
 
 // waitTx waits until the consumer released space. Called with txMu held.
@@ -153,12 +160,16 @@ func (c *Conn) wait(ctx context.Context, w *waiter, pred *predictor, dl *atomic.
 		c.stParks.Add(1)
 		err := w.park()
 		parked.Store(0)
-		if err == nil && !begin.IsZero() && time.Since(begin) < w.spinMax {
+		if err == nil && !begin.IsZero() && !pred.rang && time.Since(begin) < w.spinMax {
 			// Answered, wake-up included, within a spin's bound: the
-			// spin would have paid. Spin again.
+			// spin would have paid. Spin again. Not after ringing the
+			// peer: parking gave the woken peer this CPU, which is why
+			// the answer came so soon; a spin would have kept it.
 			pred.hit()
 		}
-		if err == nil && c.hints && (c.policy != WaitPredict || !pred.parking) && unstack(wakerCPU) {
+		// Unstack only a side about to spin: one that parks at once
+		// leaves its CPU to the peer anyway.
+		if err == nil && c.hints && w.spinMax > 0 && (c.policy != WaitPredict || !pred.parking()) && unstack(wakerCPU) {
 			c.stUnstacks.Add(1)
 		}
 		if !start.IsZero() && c.policy != WaitPredict {
@@ -179,45 +190,77 @@ func (c *Conn) wait(ctx context.Context, w *waiter, pred *predictor, dl *atomic.
 	}
 }
 
-// predictor is WaitPredict's state for one direction (used with the
-// direction's mutex held): whether spinning has stopped paying.
+// predictor is WaitPredict's state for one kind of wait (used with the
+// direction's mutex held): whether spinning has been paying.
+//
+// A spin that pays saves this side a wake-up; one that runs out costs the
+// spin and the wake-up both, late. The score rises by one for a spin that
+// paid and falls by predictMissCost for one that ran out, so spinning goes
+// on only while at least four in five spins pay (two misses in a row from
+// a fresh start). Below predictPark the side parks at once, but for a
+// probe every every-th wait; a probe that pays lets it spin again on
+// probation (one more miss parks it), one that runs out doubles the probe
+// interval up to predictProbeMax, so a steady peer whose answers do not
+// come within the spin pays a probe on at most 1 wait in predictProbeMax.
+// The interval comes back to predictProbe once the score is full again
+// (twelve paying spins in a row after a paying probe).
 type predictor struct {
-	misses  uint8  // consecutive waits whose spin ran out
-	parking bool   // park at once, but for the probes
-	waits   uint32 // waits since parking began
+	score   int8   // spin while > predictPark
+	probing bool   // the current wait is a probe
+	rang    bool   // waits that follow a publish that rang the peer
+	waits   uint32 // waits since parking began or since the last probe
+	every   uint32 // probe every every-th wait; 0 = predictProbe
 }
 
-// predictMisses spins in a row that ran out make a direction park at
-// once; every predictProbe-th wait after that spins again, to notice
-// when it would pay.
 const (
-	predictMisses = 2
-	predictProbe  = 16
+	predictMissCost = 4
+	predictPark     = -2 * predictMissCost
+	predictScoreMax = 8
+	predictProbe    = 16
+	predictProbeMax = 256
 )
+
+// parking reports whether waits park at once (but for probes).
+func (p *predictor) parking() bool { return p.score <= predictPark }
 
 // bound is how long the next wait spins.
 func (p *predictor) bound(spinMax time.Duration) time.Duration {
-	if !p.parking {
+	if !p.parking() {
 		return spinMax
 	}
 	p.waits++
-	if p.waits%predictProbe == 0 {
+	if p.every == 0 {
+		p.every = predictProbe
+	}
+	if p.waits%p.every == 0 {
+		p.probing = true
 		return spinMax
 	}
 	return 0
 }
 
 // hit records a wait that ended while spinning.
-func (p *predictor) hit() { *p = predictor{} }
+func (p *predictor) hit() {
+	if p.probing || p.parking() {
+		p.probing, p.waits = false, 0
+		p.score = predictPark + predictMissCost
+		return
+	}
+	if p.score < predictScoreMax {
+		p.score++
+	}
+	if p.score == predictScoreMax {
+		p.every = 0
+	}
+}
 
 // miss records a wait whose spin ran out.
 func (p *predictor) miss() {
-	if p.misses < predictMisses {
-		p.misses++
+	if p.probing {
+		p.probing, p.waits = false, 0
+		p.every = min(2*max(p.every, predictProbe), predictProbeMax)
 	}
-	if p.misses >= predictMisses && !p.parking {
-		p.parking, p.waits = true, 0
-	}
+	p.score = max(p.score-predictMissCost, predictPark)
 }
 
 // releaseRx publishes consumed records and rings the peer if it is parked.
@@ -244,11 +287,22 @@ func (c *Conn) releaseRxLazy() {
 
 // publishTx publishes written records and rings the peer if it is parked.
 func (c *Conn) publishTx() {
-	if c.tx.publish() {
+	rang := c.tx.publish()
+	if r := b2u(rang); c.txRang.Load() != r {
+		c.txRang.Store(r)
+	}
+	if rang {
 		c.stWakeups.Add(1)
 		if c.hints {
 			c.tx.prodCPU.Store(cpuHint())
 		}
 		c.txSignal.ring()
 	}
+}
+
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
 }
