@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -160,7 +161,7 @@ func (e *Eventfd) Do(ctx context.Context, conn int, op *load.Op) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	binary.NativeEndian.PutUint64(p.buf[:], 1)
-	if _, err := p.req.Write(p.buf[:]); err != nil {
+	if err := rawWrite(p.req, p.buf[:]); err != nil {
 		return fmt.Errorf("loadpeers: eventfd: %w", err)
 	}
 	dl, hasDL := ctx.Deadline()
@@ -176,7 +177,7 @@ func (e *Eventfd) Do(ctx context.Context, conn int, op *load.Op) error {
 	// of canceled ones before it may come in one read or several.
 	need := p.owed + 1
 	for got := uint64(0); got < need; {
-		if _, err := p.resp.Read(p.buf[:]); err != nil {
+		if err := rawRead(p.resp, p.buf[:]); err != nil {
 			p.owed = need - got
 			switch {
 			case ctx.Err() != nil:
@@ -229,10 +230,10 @@ func ServeEventfd(ctx context.Context, pairs int) error {
 			for {
 				// The count read (pings since the last read) is
 				// echoed as it is.
-				if _, err := req.Read(buf[:]); err != nil {
+				if err := rawRead(req, buf[:]); err != nil {
 					return
 				}
-				if _, err := resp.Write(buf[:]); err != nil {
+				if err := rawWrite(resp, buf[:]); err != nil {
 					return
 				}
 			}
@@ -243,5 +244,48 @@ func ServeEventfd(ctx context.Context, pairs int) error {
 		f.Close() // unblocks the reads
 	}
 	wg.Wait()
+	return nil
+}
+
+// rawRead reads an eventfd's count into b (8 bytes), parked in the
+// netpoller until there is one (deadlines apply), with a raw system call:
+// the floor pays what shmring's own eventfd reads pay. A read through
+// os.File goes through the runtime's system-call bookkeeping, which wakes
+// the runtime's sysmon thread on the first call after the process idled
+// (~40 µs a round trip on a 2-vCPU guest; shmring/SPEC.md §3.1).
+func rawRead(f *os.File, b []byte) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var errno unix.Errno
+	err = rc.Read(func(fd uintptr) bool {
+		_, _, errno = unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		return errno != unix.EAGAIN
+	})
+	if err != nil {
+		return err
+	}
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// rawWrite adds b's count to an eventfd with a raw system call (see rawRead).
+func rawWrite(f *os.File, b []byte) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var errno unix.Errno
+	if err := rc.Control(func(fd uintptr) {
+		_, _, errno = unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	}); err != nil {
+		return err
+	}
+	if errno != 0 {
+		return errno
+	}
 	return nil
 }
