@@ -67,6 +67,25 @@ func BenchmarkPing(b *testing.B) {
 	}
 }
 
+// BenchmarkPacedPing is BenchmarkPing at one call per ms, the rate of an
+// editor: p50/p99 and the CPU per call of this process and of the
+// ringwired child. Its wall time (a ms a call) keeps it out of mage
+// bench's default set; run it by name.
+func BenchmarkPacedPing(b *testing.B) {
+	for _, tr := range benchTransports {
+		b.Run("transport="+tr.String(), func(b *testing.B) {
+			sock := filepath.Join(socketDir(b), "d.sock")
+			d := startDaemon(b, sock)
+			cl := dialDaemon(b, sock, client.WithTransport(tr), client.WithHeartbeat(0, 0))
+			ctx := context.Background()
+			measureRequests(b, d.pid(), true, func() error {
+				_, err := cl.Ping(ctx)
+				return err
+			}, nil)
+		})
+	}
+}
+
 // BenchmarkComplete1KiB is a non-streamed completion round trip: a 1 KiB
 // request (encode, CRC, daemon decode, mock provider, encode, client
 // decode) answered with a small response.
