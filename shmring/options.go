@@ -23,7 +23,7 @@ const (
 	// DefaultHandshakeTimeout bounds the setup exchange on the Unix socket.
 	DefaultHandshakeTimeout = 5 * time.Second
 	// DefaultSpin is how long a waiting call spins before it parks, at most.
-	DefaultSpin = 50 * time.Microsecond
+	DefaultSpin = 200 * time.Microsecond
 )
 
 // defaultCPUHints is whether connections publish CPU hints and move a woken
@@ -94,7 +94,9 @@ func WithHandshakeTimeout(d time.Duration) Option {
 // before it parks on its eventfd. The wait policy decides how much of it a
 // wait uses (WithWaitPolicy): WaitPredict spins the bound or not at all,
 // WaitSpin shrinks it after long waits. Zero parks at once. Default
-// DefaultSpin (50 µs).
+// DefaultSpin (200 µs: long enough for a net/http or gRPC peer's answer in
+// a closed loop, SPEC §3.1; WaitPredict stops spinning where it does not
+// pay).
 func WithSpin(d time.Duration) Option { return func(c *config) { c.spin = d } }
 
 // WaitPolicy is how a call that has to wait for its peer (for data, or for
