@@ -113,8 +113,8 @@ type Stats struct {
 	// the rest pay for the spin and for the wake-up). With Parks they show
 	// whether the spin pays for this traffic: mostly hits, spinning saves
 	// wake-ups; mostly misses, it costs CPU for nothing (WithSpin(0) parks
-	// at once; WaitPredict, the default policy, stops spinning after two
-	// misses in a row). A wait that parked without spinning (WithSpin(0),
+	// at once; WaitPredict, the default policy, stops spinning when fewer
+	// than four in five spins pay). A wait that parked without spinning (WithSpin(0),
 	// WaitPredict parking at once, or a spin cut short because the
 	// connection went down) counts in neither.
 	SpinHits   uint64
