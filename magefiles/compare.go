@@ -5,9 +5,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -32,7 +34,7 @@ const (
 	compareFullRates     = "100,1000,10000,100000,max"
 )
 
-// Compare runs the five transports (Node NDJSON, Go encoding/json, gRPC, ringwire socket, ringwire shm) and the floors in one run, prints the table with ratios to shm, writes benchfmt, the chart and the README's compare block.
+// Compare runs the five transports (Node NDJSON, Go encoding/json, gRPC, ringwire socket, ringwire shm) and the floors in one run, prints the table with ratios to shm, writes benchfmt, the chart and the README's compare block; then the paced benchmarks (net/http, gRPC, client Ping and the raw ring at 1 request/ms).
 func Compare() error {
 	// Mage targets take no flags: RINGWIRE_COMPARE_FULL=1 runs every
 	// scenario at every rate; RINGWIRE_COMPARE_DURATION (default 3s) is
@@ -63,7 +65,8 @@ func Compare() error {
 	if err := os.MkdirAll(compareRuns, 0o755); err != nil {
 		return err
 	}
-	bench := filepath.Join(compareRuns, time.Now().UTC().Format("2006-01-02T150405Z")+".txt")
+	stamp := time.Now().UTC().Format("2006-01-02T150405Z")
+	bench := filepath.Join(compareRuns, stamp+".txt")
 	args := []string{
 		"-daemon", daemonBin,
 		"-transports", "shm,socket,json,grpc,node,eventfd,cacheline",
@@ -83,6 +86,39 @@ func Compare() error {
 		return err
 	}
 	fmt.Printf("compare: rewrote the compare block of %s and drew %s\n", compareReadme, compareChart)
+	return comparePaced(filepath.Join(compareRuns, stamp+"-paced.txt"))
+}
+
+// comparePaced runs the paced benchmarks, which take wall time rather than
+// CPU and so stay out of mage bench's default set: net/http, gRPC and the
+// client's Ping at one request per ms over shmring and a Unix socket
+// (integration), and the raw 64-byte ring round trip (shmring), each with
+// p50, p99 and both processes' CPU per request. RINGWIRE_COMPARE_PACED
+// sets -benchtime (default 2000x: 2 s a benchmark). The output goes to
+// the terminal and to file (benchfmt).
+func comparePaced(file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n := env("RINGWIRE_COMPARE_PACED", "2000x")
+	start := time.Now()
+	for _, r := range []struct{ dir, bench string }{
+		{"integration", "^BenchmarkPaced(HTTP|GRPC|Ping)$"},
+		{"shmring", "^BenchmarkPacedPingPong$"},
+	} {
+		args := []string{"test", "-run", "^$", "-bench", r.bench, "-benchtime", n, "-count", "1", "."}
+		fmt.Printf("[%s] go %s\n", r.dir, strings.Join(args, " "))
+		c := exec.Command("go", args...)
+		c.Dir = r.dir
+		c.Stdout = io.MultiWriter(os.Stdout, f)
+		c.Stderr = os.Stderr
+		if err := c.Run(); err != nil {
+			return fmt.Errorf("compare: paced benchmarks in %s: %w", r.dir, err)
+		}
+	}
+	fmt.Printf("compare: paced benchmarks took %v; benchfmt in %s\n", time.Since(start).Round(time.Second), file)
 	return nil
 }
 
