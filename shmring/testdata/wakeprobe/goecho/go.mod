@@ -1,0 +1,3 @@
+module wakeprobe/goecho
+
+go 1.26

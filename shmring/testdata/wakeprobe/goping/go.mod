@@ -1,0 +1,3 @@
+module wakeprobe/goping
+
+go 1.26
