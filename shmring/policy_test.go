@@ -3,7 +3,9 @@
 package shmring
 
 import (
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -258,33 +260,51 @@ func TestWaitSpin(t *testing.T) {
 // the CPU, which is why the answer came soon.
 func TestWaitPredictRang(t *testing.T) {
 	d, l := pipe(t, []Option{WithSpin(0)}, []Option{WithSpin(2 * time.Second), WithWaitPolicy(WaitPredict)})
-	// l parks at once waiting; it echoes each message after d parked.
-	errc := make(chan error, 1)
+	// l parks at once waiting; it echoes each message after d parked for
+	// the answer (d's Parks passes the count it had before sending).
+	// The goroutine reads no shared memory, and the cleanup (run before
+	// pipe's) closes l to end a read that no message will end.
+	errc, quit, done := make(chan error, 1), make(chan struct{}), make(chan struct{})
+	dParks := make(chan uint64, 1)
+	t.Cleanup(func() { close(quit); l.Close(); <-done })
 	go func() {
+		defer close(done)
 		for range 2 {
 			m, err := l.ReadMsg(nil)
 			if err != nil {
 				errc <- err
 				return
 			}
-			for l.tx.consParked.Load() == 0 { // d parked for the answer
-				time.Sleep(20 * time.Microsecond)
+			base := <-dParks
+			parked := false
+			for deadline := time.Now().Add(5 * time.Second); !parked && time.Now().Before(deadline); {
+				select {
+				case <-quit:
+					return
+				case <-time.After(20 * time.Microsecond):
+				}
+				parked = d.Stats().Parks > base
 			}
 			if err := l.WriteMsg(m); err != nil {
 				errc <- err
+				return
+			}
+			if !parked {
+				errc <- errors.New("d did not park waiting for the answer to a rung peer")
 				return
 			}
 		}
 		errc <- nil
 	}()
 	for range 2 {
-		for d.tx.consParked.Load() == 0 { // l parked for the message
-			time.Sleep(20 * time.Microsecond)
+		if !waitFlag(d.tx.consParked, 5*time.Second) {
+			t.Fatal("l did not park waiting for a message")
 		}
 		d.rxMu.Lock()
 		d.rxPredRang = predictor{rang: true, score: predictPark, waits: 1}
 		d.rxMu.Unlock()
 		wake := d.Stats().Wakeups
+		dParks <- d.Stats().Parks
 		if err := d.WriteMsg([]byte("x")); err != nil {
 			t.Fatal(err)
 		}
@@ -311,4 +331,16 @@ func TestWaitPredictRang(t *testing.T) {
 	if d.txRang.Load() != 0 {
 		t.Fatal("publish to a peer that was not parked left txRang set")
 	}
+}
+
+// waitFlag waits until the shared-memory flag f is set, at most d; it
+// reports whether it was.
+func waitFlag(f *atomic.Uint32, d time.Duration) bool {
+	for deadline := time.Now().Add(d); f.Load() == 0; {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Microsecond)
+	}
+	return true
 }
