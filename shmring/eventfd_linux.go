@@ -56,9 +56,8 @@ func adoptEventfd(fd int) (*os.File, error) {
 // RawConn.Control keeps the descriptor alive while the write runs, so a
 // concurrent Close cannot make it hit a reused descriptor number.
 type doorbell struct {
-	f      *os.File
-	rc     syscall.RawConn
-	ringFn func(fd uintptr)
+	f  *os.File
+	rc syscall.RawConn
 }
 
 func newDoorbell(f *os.File) (*doorbell, error) {
@@ -66,14 +65,12 @@ func newDoorbell(f *os.File) (*doorbell, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shmring: eventfd raw conn: %w", err)
 	}
-	d := &doorbell{f: f, rc: rc}
-	d.ringFn = ringFd
-	return d, nil
+	return &doorbell{f: f, rc: rc}, nil
 }
 
 // ring signals the eventfd. A full counter (EAGAIN) means the peer has a
 // wake-up pending already; a closed file means there is no one to wake.
-func (d *doorbell) ring() { _ = d.rc.Control(d.ringFn) }
+func (d *doorbell) ring() { _ = d.rc.Control(ringFd) }
 
 func ringFd(fd uintptr) {
 	for {
@@ -87,26 +84,20 @@ func ringFd(fd uintptr) {
 // waiter parks one direction of a connection on its eventfd: at most one
 // goroutine waits on it at a time (the direction's mutex holder).
 type waiter struct {
-	f       *os.File
-	bell    *doorbell // rings f itself: Close, peer death, cancellation
-	rc      syscall.RawConn
-	readFn  func(fd uintptr) bool
-	wakeFn  func()
-	buf     [8]byte
-	spinMax time.Duration
-	spin    time.Duration // adaptive bound, in [spinMax/16, spinMax]
+	doorbell // the waiter's own eventfd: rung by Close, peer death, cancellation
+	readFn   func(fd uintptr) bool
+	wakeFn   func()
+	buf      [8]byte
+	spinMax  time.Duration
+	spin     time.Duration // adaptive bound, in [spinMax/16, spinMax]
 }
 
 func newWaiter(f *os.File, spin time.Duration) (*waiter, error) {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return nil, fmt.Errorf("shmring: eventfd raw conn: %w", err)
-	}
 	bell, err := newDoorbell(f)
 	if err != nil {
 		return nil, err
 	}
-	w := &waiter{f: f, bell: bell, rc: rc, spinMax: spin, spin: spin}
+	w := &waiter{doorbell: *bell, spinMax: spin, spin: spin}
 	w.readFn = w.read
 	w.wakeFn = w.wake
 	return w, nil
@@ -140,7 +131,7 @@ func (w *waiter) park() error {
 
 // wake signals the waiter's own eventfd: used by Close, by peer-death
 // detection and by context cancellation to unpark a local waiter.
-func (w *waiter) wake() { w.bell.ring() }
+func (w *waiter) wake() { w.ring() }
 
 // adapt sets the spin bound after a wait that parked and lasted waited in
 // all: had the peer answered within four times the maximum spin, it is
