@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -90,7 +91,7 @@ type eventfdPair struct {
 	mu           sync.Mutex
 	req, resp    *os.File
 	reqFD, rspFD int
-	buf          [8]byte
+	rreq, rresp  *rawEventfd
 	// owed counts answers of canceled pings still to come: the next
 	// ping reads them with its own, so the pair stays in step.
 	owed uint64
@@ -132,8 +133,16 @@ func NewEventfdPairs(conns int) (*Eventfd, []*os.File, error) {
 			}
 			child = append(child, os.NewFile(uintptr(dup), "eventfd"))
 		}
-		e.pairs = append(e.pairs, &eventfdPair{req: os.NewFile(uintptr(fds[0]), "req"), resp: os.NewFile(uintptr(fds[1]), "resp"),
-			reqFD: fds[0], rspFD: fds[1]})
+		p := &eventfdPair{req: os.NewFile(uintptr(fds[0]), "req"), resp: os.NewFile(uintptr(fds[1]), "resp"),
+			reqFD: fds[0], rspFD: fds[1]}
+		e.pairs = append(e.pairs, p)
+		var err error
+		if p.rreq, err = newRawEventfd(p.req); err != nil {
+			return fail(err)
+		}
+		if p.rresp, err = newRawEventfd(p.resp); err != nil {
+			return fail(err)
+		}
 	}
 	return e, child, nil
 }
@@ -160,8 +169,8 @@ func (e *Eventfd) Do(ctx context.Context, conn int, op *load.Op) error {
 	p := e.pairs[conn%len(e.pairs)]
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	binary.NativeEndian.PutUint64(p.buf[:], 1)
-	if err := rawWrite(p.req, p.buf[:]); err != nil {
+	binary.NativeEndian.PutUint64(p.rreq.buf[:], 1)
+	if err := p.rreq.write(); err != nil {
 		return fmt.Errorf("loadpeers: eventfd: %w", err)
 	}
 	dl, hasDL := ctx.Deadline()
@@ -177,7 +186,7 @@ func (e *Eventfd) Do(ctx context.Context, conn int, op *load.Op) error {
 	// of canceled ones before it may come in one read or several.
 	need := p.owed + 1
 	for got := uint64(0); got < need; {
-		if err := rawRead(p.resp, p.buf[:]); err != nil {
+		if err := p.rresp.read(); err != nil {
 			p.owed = need - got
 			switch {
 			case ctx.Err() != nil:
@@ -187,7 +196,7 @@ func (e *Eventfd) Do(ctx context.Context, conn int, op *load.Op) error {
 			}
 			return fmt.Errorf("loadpeers: eventfd: %w", err)
 		}
-		got += binary.NativeEndian.Uint64(p.buf[:])
+		got += binary.NativeEndian.Uint64(p.rresp.buf[:])
 	}
 	p.owed = 0
 	return nil
@@ -223,17 +232,29 @@ func ServeEventfd(ctx context.Context, pairs int) error {
 		req := os.NewFile(uintptr(3+2*i), "req")
 		resp := os.NewFile(uintptr(4+2*i), "resp")
 		files = append(files, req, resp)
+		rreq, err := newRawEventfd(req)
+		var rresp *rawEventfd
+		if err == nil {
+			rresp, err = newRawEventfd(resp)
+		}
+		if err != nil {
+			for _, f := range files {
+				f.Close() // ends the echoes started so far
+			}
+			wg.Wait()
+			return err
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var buf [8]byte
 			for {
 				// The count read (pings since the last read) is
 				// echoed as it is.
-				if err := rawRead(req, buf[:]); err != nil {
+				if err := rreq.read(); err != nil {
 					return
 				}
-				if err := rawWrite(resp, buf[:]); err != nil {
+				rresp.buf = rreq.buf
+				if err := rresp.write(); err != nil {
 					return
 				}
 			}
@@ -247,45 +268,55 @@ func ServeEventfd(ctx context.Context, pairs int) error {
 	return nil
 }
 
-// rawRead reads an eventfd's count into b (8 bytes), parked in the
-// netpoller until there is one (deadlines apply), with a raw system call:
-// the floor pays what shmring's own eventfd reads pay. A read through
-// os.File goes through the runtime's system-call bookkeeping, which wakes
-// the runtime's sysmon thread on the first call after the process idled
-// (~40 µs a round trip on a 2-vCPU guest; shmring/SPEC.md §3.1).
-func rawRead(f *os.File, b []byte) error {
+// rawEventfd reads and writes an eventfd's count with raw system calls,
+// the reads parked in the netpoller (deadlines apply): the floor pays
+// what shmring's own eventfd calls pay. A read or write through os.File
+// goes through the runtime's system-call bookkeeping, which wakes the
+// runtime's sysmon thread on the first call after the process idled
+// (~40 µs a round trip on a 2-vCPU guest; shmring/SPEC.md §3.1). Built
+// once per descriptor, so that a call allocates nothing.
+type rawEventfd struct {
+	rc      syscall.RawConn
+	buf     [8]byte // the count read, or to write
+	errno   unix.Errno
+	readFn  func(fd uintptr) bool
+	writeFn func(fd uintptr)
+}
+
+func newRawEventfd(f *os.File) (*rawEventfd, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
+		return nil, fmt.Errorf("loadpeers: eventfd: %w", err)
+	}
+	e := &rawEventfd{rc: rc}
+	e.readFn = func(fd uintptr) bool {
+		_, _, e.errno = unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&e.buf[0])), 8)
+		return e.errno != unix.EAGAIN
+	}
+	e.writeFn = func(fd uintptr) {
+		_, _, e.errno = unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&e.buf[0])), 8)
+	}
+	return e, nil
+}
+
+// read waits for a count and leaves it in e.buf.
+func (e *rawEventfd) read() error {
+	if err := e.rc.Read(e.readFn); err != nil {
 		return err
 	}
-	var errno unix.Errno
-	err = rc.Read(func(fd uintptr) bool {
-		_, _, errno = unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-		return errno != unix.EAGAIN
-	})
-	if err != nil {
-		return err
-	}
-	if errno != 0 {
-		return errno
+	if e.errno != 0 {
+		return e.errno
 	}
 	return nil
 }
 
-// rawWrite adds b's count to an eventfd with a raw system call (see rawRead).
-func rawWrite(f *os.File, b []byte) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
+// write adds e.buf's count to the eventfd.
+func (e *rawEventfd) write() error {
+	if err := e.rc.Control(e.writeFn); err != nil {
 		return err
 	}
-	var errno unix.Errno
-	if err := rc.Control(func(fd uintptr) {
-		_, _, errno = unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	}); err != nil {
-		return err
-	}
-	if errno != 0 {
-		return errno
+	if e.errno != 0 {
+		return e.errno
 	}
 	return nil
 }
