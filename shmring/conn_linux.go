@@ -53,7 +53,8 @@ type Conn struct {
 	tx       txState
 	txWait   *waiter
 	txPred   predictor
-	txSignal *doorbell // peer's "data" doorbell: rung after publishing
+	txSignal *doorbell     // peer's "data" doorbell: rung after publishing
+	txRang   atomic.Uint32 // the last publish rang the peer (read by waitRx)
 
 	rdl, wdl atomic.Int64 // deadlines in Unix ns, 0 = none
 
@@ -68,7 +69,6 @@ type Conn struct {
 
 	stSent, stRecv, stParks, stWakeups, stUnstacks atomic.Uint64
 	stSpinHits, stSpinMisses                       atomic.Uint64
-	txRang                                         atomic.Uint32 // the last publish rang the peer
 }
 
 func newConn(sock *net.UnixConn, mem []byte, l layout, txRing int, rxData, rxSpace, txData, txSpace *os.File, peer PeerInfo, cfg *config) (*Conn, error) {
