@@ -143,13 +143,37 @@ func (e *env) open(path string) (*store.Store, int) {
 	return st, ExitOK
 }
 
+// openRun opens the database and resolves spec (a run id, or latest) to a
+// run; on failure it has reported the error, prefixed by cmd, and returns
+// nil and the exit code. The caller closes the store.
+func (e *env) openRun(db, spec, cmd string) (*store.Store, int64, int) {
+	st, code := e.open(db)
+	if st == nil {
+		return nil, 0, code
+	}
+	id, err := st.ResolveRun(e.ctx, spec, "")
+	if err != nil {
+		st.Close()
+		e.errorf("%s: %v", cmd, err)
+		return nil, 0, ExitFailure
+	}
+	return st, id, ExitOK
+}
+
+// overrideFlags registers -machine, -branch and -commit, which override
+// a results file's own lines; machineElse says where the machine label
+// comes from when the file has none.
+func overrideFlags(fs *flag.FlagSet, o *store.Overrides, machineElse string) {
+	fs.StringVar(&o.Machine, "machine", "", "machine label (default: the file's machine: line, else "+machineElse+")")
+	fs.StringVar(&o.Branch, "branch", "", "branch (default: the file's branch: line)")
+	fs.StringVar(&o.Commit, "commit", "", "commit (default: the file's commit: line)")
+}
+
 func cmdIngest(e *env, args []string) int {
 	fs := e.flags("ingest")
 	db := fs.String("db", DefaultDB, "database file")
 	var o store.Overrides
-	fs.StringVar(&o.Machine, "machine", "", "machine label (default: the file's machine: line, else hostname and CPU model)")
-	fs.StringVar(&o.Branch, "branch", "", "branch (default: the file's branch: line)")
-	fs.StringVar(&o.Commit, "commit", "", "commit (default: the file's commit: line)")
+	overrideFlags(fs, &o, "hostname and CPU model")
 	files, err := parse(fs, args)
 	if err != nil {
 		return ExitUsage
@@ -211,16 +235,11 @@ func cmdSave(e *env, args []string) int {
 	if _, err := parse(fs, args); err != nil {
 		return ExitUsage
 	}
-	st, code := e.open(*db)
+	st, id, code := e.openRun(*db, *runSpec, "save")
 	if st == nil {
 		return code
 	}
 	defer st.Close()
-	id, err := st.ResolveRun(e.ctx, *runSpec, "")
-	if err != nil {
-		e.errorf("save: %v", err)
-		return ExitFailure
-	}
 	run, err := st.GetRun(e.ctx, id)
 	if err != nil {
 		e.errorf("save: %v", err)
@@ -253,16 +272,11 @@ func cmdCompare(e *env, args []string) int {
 	if _, err := parse(fs, args); err != nil {
 		return ExitUsage
 	}
-	st, code := e.open(*db)
+	st, id, code := e.openRun(*db, *runSpec, "compare")
 	if st == nil {
 		return code
 	}
 	defer st.Close()
-	id, err := st.ResolveRun(e.ctx, *runSpec, "")
-	if err != nil {
-		e.errorf("compare: %v", err)
-		return ExitFailure
-	}
 	run, err := st.GetRun(e.ctx, id)
 	if err != nil {
 		e.errorf("compare: %v", err)

@@ -47,9 +47,7 @@ func cmdPost(e *env, args []string) int {
 	token := fs.String("token", os.Getenv(EnvToken), "the dashboard's write token (default $"+EnvToken+")")
 	retries := fs.Int("retries", 5, "retries of a file after a connection error or a 5xx answer")
 	var o store.Overrides
-	fs.StringVar(&o.Machine, "machine", "", "machine label (default: the file's machine: line, else the server's host name)")
-	fs.StringVar(&o.Branch, "branch", "", "branch (default: the file's branch: line)")
-	fs.StringVar(&o.Commit, "commit", "", "commit (default: the file's commit: line)")
+	overrideFlags(fs, &o, "the server's host name")
 	files, err := parse(fs, args)
 	if err != nil {
 		return ExitUsage

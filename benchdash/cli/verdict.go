@@ -48,16 +48,11 @@ func cmdVerdict(e *env, args []string) int {
 	if *remote != "" {
 		return e.remoteVerdict(*remote, *runSpec, againstID, *threshold, *format)
 	}
-	st, code := e.open(*db)
+	st, id, code := e.openRun(*db, *runSpec, "verdict")
 	if st == nil {
 		return code
 	}
 	defer st.Close()
-	id, err := st.ResolveRun(e.ctx, *runSpec, "")
-	if err != nil {
-		e.errorf("verdict: %v", err)
-		return ExitFailure
-	}
 	v, err := web.JudgeRun(e.ctx, st, id, againstID, *threshold)
 	if err != nil {
 		e.errorf("verdict: %v", err)
